@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "prophet",
+      "sources": [
+        "<!@(find native -name '*.cpp' -not -path 'native/comm/optional/*' | sort)"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-O2"],
+      "cflags": ["-O3", "-fopenmp", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],
+      "libraries": ["-ldl", "-lpthread"]
+    }
+  ]
+}

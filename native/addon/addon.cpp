@@ -1,0 +1,39 @@
+// Registration of the prophet addon: one class per native resource, a few module functions.
+// Bindings only: argument checks and hand-off to the backend ABI, no math or policy here.
+#include <napi.h>
+
+#include "args.h"
+#include "backends.h"
+#include "event.h"
+#include "storage.h"
+#include "stream.h"
+
+namespace prophet::addon {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto *data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by node at environment teardown
+
+  Napi::Function storage = Storage::Define(env);
+  Napi::Function stream = Stream::Define(env);
+  Napi::Function event = Event::Define(env);
+  data->storage_ctor = Napi::Persistent(storage);
+  data->stream_ctor = Napi::Persistent(stream);
+  data->event_ctor = Napi::Persistent(event);
+
+  exports.Set("Storage", storage);
+  exports.Set("Stream", stream);
+  exports.Set("Event", event);
+  exports.Set("backendInfo", Napi::Function::New<backend_info>(env, "backendInfo"));
+  exports.Set("memoryStats", Napi::Function::New<memory_stats>(env, "memoryStats"));
+  exports.Set("copy", Napi::Function::New<copy_storage>(env, "copy"));
+  return exports;
+}
+
+}  // namespace prophet::addon
+
+static Napi::Object InitProphet(Napi::Env env, Napi::Object exports) {
+  return prophet::addon::Init(env, exports);
+}
+
+NODE_API_MODULE(prophet, InitProphet)
