@@ -1,0 +1,15 @@
+/**
+ * pro-prophet: expert-parallel Mixture-of-Experts training with Pro-Prophet load balancing.
+ *
+ * This entry point exports the runtime (devices, streams, events, tensors) and the error types;
+ * later modules (kernels, communicators, the MoE layer, the planner) are exported here as they
+ * land.
+ */
+export { backends, memoryStats, type BackendsReport } from './runtime/backends.js';
+export { Device } from './runtime/device.js';
+export { Event } from './runtime/event.js';
+export { Stream, type StreamOptions } from './runtime/stream.js';
+export { Tensor, type TensorOptions, type StreamOption } from './runtime/tensor.js';
+export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/dtype.js';
+export { ProphetError, type ErrorCode } from './errors.js';
+export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';
