@@ -14,8 +14,8 @@
  *    Failures of queued work are sticky on the stream and are reported by the next
  *    stream_synchronize() (which then clears them), like cudaStreamSynchronize.
  *  - Tables change only by appending slots and bumping PROPHET_BACKEND_API_VERSION.
- *  - Slots marked (optional) may be NULL; `native/core/backend_wrap.h` supplies the defaults, so
- *    no caller tests a slot for NULL.
+ *  - Slots marked (optional) may be NULL; callers check them where they are used and report
+ *    PROPHET_ERR_UNSUPPORTED naming the slot.
  *  - Thread safety: every function may be called from any thread, including stream callbacks
  *    (launch_host_func), unless stated otherwise. buffer_free in particular must be callable from a
  *    stream callback; a backend that cannot free there (CUDA) defers the free.
@@ -48,6 +48,12 @@ typedef struct prophet_stream *prophet_stream_t; /* an in-order queue of work */
 typedef struct prophet_event *prophet_event_t;   /* a marker in a stream */
 
 typedef void (*prophet_host_fn)(void *user_data);
+
+/* A host task that can fail: returns PROPHET_OK, or a failure after writing a NUL-terminated
+   message of at most message_capacity bytes into `message`. The failure becomes the stream's
+   sticky error, reported by the next stream_synchronize(). */
+typedef prophet_status_t (*prophet_host_task)(void *user_data, char *message,
+                                              size_t message_capacity);
 
 /* Copy directions, as cudaMemcpyKind. "Host" is ordinary process memory. */
 typedef enum prophet_copy_kind {
@@ -100,6 +106,11 @@ typedef struct prophet_stream_i {
   /* Runs fn(user_data) on a backend thread once earlier work on the stream is done. fn must not
      block for long and must not call stream-ordered functions of the same stream. */
   prophet_status_t (*launch_host_func)(prophet_stream_t stream, prophet_host_fn fn,
+                                       void *user_data);
+  /* (optional) Runs task(user_data, ...) on a backend thread in stream order; its failure is
+     sticky on the stream. Host-side work that belongs to the stream's order (CPU collectives)
+     uses this. Backends whose streams cannot run fallible host work leave it NULL. */
+  prophet_status_t (*launch_host_task)(prophet_stream_t stream, prophet_host_task task,
                                        void *user_data);
 } prophet_stream_i;
 

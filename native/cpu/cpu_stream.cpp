@@ -124,6 +124,16 @@ prophet_status_t stream_launch_host_func(prophet_stream_t stream, prophet_host_f
   return PROPHET_OK;
 }
 
+prophet_status_t stream_launch_host_task(prophet_stream_t stream, prophet_host_task task,
+                                         void *user_data) {
+  stream->enqueue([task, user_data] {
+    char message[512] = {0};
+    const prophet_status_t status = task(user_data, message, sizeof message);
+    return status == PROPHET_OK ? status : fail(status, message);
+  });
+  return PROPHET_OK;
+}
+
 }  // namespace
 
 const prophet_stream_i kStream = {
@@ -133,6 +143,7 @@ const prophet_stream_i kStream = {
     /* .query            = */ stream_query,
     /* .priority_range   = */ stream_priority_range,
     /* .launch_host_func = */ stream_launch_host_func,
+    /* .launch_host_task = */ stream_launch_host_task,
 };
 
 }  // namespace prophet::cpu
