@@ -4,6 +4,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "../core/kernels.h"
 #include "cpu_internal.h"
 
 namespace prophet::cpu {
@@ -56,6 +57,10 @@ const prophet_device_i kDevice = {
 
 }  // namespace prophet::cpu
 
+namespace prophet::cpu {
+extern const prophet_kernel_i kKernel;
+}
+
 extern "C" const prophet_backend_i *prophet_cpu_backend(void) {
   static const prophet_backend_i backend = {
       /* .api_version  = */ PROPHET_BACKEND_API_VERSION,
@@ -65,7 +70,7 @@ extern "C" const prophet_backend_i *prophet_cpu_backend(void) {
       /* .stream       = */ &prophet::cpu::kStream,
       /* .event        = */ &prophet::cpu::kEvent,
       /* .memory       = */ &prophet::cpu::kMemory,
-      /* .kernel       = */ nullptr,  // kernels arrive with native/core/kernels.h
+      /* .kernel       = */ &prophet::cpu::kKernel,
       /* .last_error   = */ prophet::cpu::last_error,
       /* .memory_stats = */ prophet::cpu::memory_stats,
   };
