@@ -47,6 +47,8 @@ export interface NativeStorage {
   readonly bytes: number;
   readonly backend: BackendName;
   readonly disposed: boolean;
+  /** Device address of the allocation (for alignment checks and debugging). */
+  readonly address: bigint;
   fill(offset: number, bytes: number, value: number, stream: NativeStream): void;
   write(source: ArrayBufferView, dstOffset: number, stream: NativeStream): void;
   read(srcOffset: number, bytes: number, stream: NativeStream): Promise<ArrayBuffer>;

@@ -21,6 +21,7 @@ Napi::Function Storage::Define(Napi::Env env) {
                          InstanceAccessor<&Storage::Disposed>("disposed"),
                          InstanceAccessor<&Storage::Bytes>("bytes"),
                          InstanceAccessor<&Storage::BackendName>("backend"),
+                         InstanceAccessor<&Storage::Address>("address"),
                      });
 }
 
@@ -150,6 +151,8 @@ Napi::Value Storage::Read(const Napi::CallbackInfo &info) {
         return PROPHET_OK;
       },
       [state](Napi::Env result_env) -> Napi::Value {
+        // An external buffer over a NULL pointer would be born detached.
+        if (state->data.empty()) return Napi::ArrayBuffer::New(result_env, 0);
         auto *owned = new std::vector<uint8_t>(std::move(state->data));
         return Napi::ArrayBuffer::New(
             result_env, owned->data(), owned->size(),
@@ -188,6 +191,13 @@ Napi::Value Storage::Bytes(const Napi::CallbackInfo &info) {
 
 Napi::Value Storage::BackendName(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), backend_name_);
+}
+
+Napi::Value Storage::Address(const Napi::CallbackInfo &info) {
+  BufferRef buffer = ref(info.Env());
+  const auto address =
+      reinterpret_cast<uintptr_t>(buffer->backend->buffer->device_ptr(buffer->buffer));
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(address));
 }
 
 void copy_storage(const Napi::CallbackInfo &info) {

@@ -30,6 +30,7 @@ class Storage : public Napi::ObjectWrap<Storage> {
   Napi::Value Disposed(const Napi::CallbackInfo &info);
   Napi::Value Bytes(const Napi::CallbackInfo &info);
   Napi::Value BackendName(const Napi::CallbackInfo &info);
+  Napi::Value Address(const Napi::CallbackInfo &info);  // device address as a BigInt
 
   void release(Napi::Env env);
 
