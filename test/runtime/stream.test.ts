@@ -100,7 +100,8 @@ describe('streams', () => {
 
   it('synchronize blocking or as a Promise once the queue is drained', async () => {
     const stream = device.createStream();
-    const t = filled(1 << 20, 3, device);
+    // Both the initialising write and the copy on `stream`: one queue orders them.
+    const t = Tensor.from(new Float32Array(1 << 20).fill(3), [1 << 20], { device, stream });
     const u = Tensor.empty([1 << 20], { device });
     u.copyFrom(t, { stream });
     stream.synchronizeSync();
