@@ -36,8 +36,14 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** Bytes of a typed array, for bitwise comparisons. */
-export function bytesOf(values: ArrayBufferView): Uint8Array {
-  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+export function bytesOf(values: ArrayBufferView): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** The two arrays hold the same bytes (fast for megabytes, unlike a deep toEqual). */
+export function expectBitwiseEqual(actual: ArrayBufferView, expected: ArrayBufferView, what = 'values'): void {
+  expect(actual.byteLength, `${what}: byte length`).toBe(expected.byteLength);
+  expect(bytesOf(actual).equals(bytesOf(expected)), `${what}: bytes differ`).toBe(true);
 }
 
 /** tensor.toArray(), also for zero-element tensors (Storage.read of 0 bytes rejects today with
