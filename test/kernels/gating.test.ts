@@ -220,11 +220,12 @@ describe('gating: edge cases', () => {
     [NaN, 'NaN'],
     [Infinity, 'infinite'],
     [-Infinity, 'infinite'],
-  ])('refuses logit %s with EINVAL at synchronize, writing nothing; the stream recovers', async (bad, word) => {
+  ])('refuses logit %s with EINVAL at synchronize; the stream recovers', async (bad, word) => {
     const stream = Device.cpu().createStream();
     const values = [0, 1, 2, 3, 4, 5];
     values[4] = bad;
-    const g = gating(Tensor.from(values, [2, 3]), { stream });
+    // The logits are written on the same stream, so the kernel sees them.
+    const g = gating(Tensor.from(values, [2, 3], { stream }), { stream });
     const error = await stream.synchronize().then(
       () => undefined,
       (e: unknown) => e,
@@ -234,7 +235,7 @@ describe('gating: edge cases', () => {
     expect((error as ProphetError).message).toBe(
       `stream synchronize failed on cpu: gating forward: logits[1, 1] is ${word}; logits must be finite`,
     );
-    const ok = gating(Tensor.from([0, 1, 2, 3, 4, 5], [2, 3]), { stream });
+    const ok = gating(Tensor.from([0, 1, 2, 3, 4, 5], [2, 3], { stream }), { stream });
     await stream.synchronize();
     expect(Array.from(await ok.expertIndex.toArray({ stream }))).toEqual([2, 2]);
     disposeGating(g);
