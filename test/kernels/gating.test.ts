@@ -97,6 +97,13 @@ describe('gating: against the JS reference', () => {
 });
 
 describe('gating: documented rules (golden examples)', () => {
+  it('gives the TSDoc example of gating()', async () => {
+    const out = await run([0, 1, 3, 2], 1, 4, { k: 2 });
+    expect(Array.from(out.expertIndex)).toEqual([2, 3]);
+    expect(Array.from(out.position)).toEqual([0, 0]);
+    expect(Array.from(out.countsPerExpert)).toEqual([0, 0, 1, 1]);
+  });
+
   it('breaks ties by the lower expert index', async () => {
     const out = await run([1, 3, 3, 1, 3], 1, 5, { k: 3 });
     expect(Array.from(out.expertIndex)).toEqual([1, 2, 4]);
