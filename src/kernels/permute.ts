@@ -107,13 +107,22 @@ function checkRouting(routing: PermuteRouting, stream: Stream | undefined): Chec
   };
 }
 
-/** A [T or R, d] f32 tensor argument on the routing's device; returns d. */
-function checkRows(name: string, value: unknown, numRows: number, r: Checked, numFeatures?: number): Tensor<'f32'> {
+/**
+ * An f32 [numRows, numFeatures] tensor argument on the routing's device. `numRows` and
+ * `numFeatures` are checked when given; returns the tensor and its two dimensions.
+ */
+function checkMatrix(
+  name: string,
+  value: unknown,
+  r: Checked,
+  expected: { readonly numRows?: number; readonly numFeatures?: number } = {},
+): { readonly tensor: Tensor<'f32'>; readonly numRows: number; readonly numFeatures: number } {
   const tensor = checkTensor(name, value, 'f32');
-  checkRank(name, tensor, 2, `a shape [${numRows}, numFeatures]`);
-  checkShapeEquals(name, tensor, [numRows, numFeatures ?? tensor.shape[1] ?? 0]);
+  checkRank(name, tensor, 2, `a shape [${expected.numRows ?? 'numRows'}, ${expected.numFeatures ?? 'numFeatures'}]`);
+  const [numRows = 0, numFeatures = 0] = tensor.shape;
+  checkShapeEquals(name, tensor, [expected.numRows ?? numRows, expected.numFeatures ?? numFeatures]);
   checkDevice(name, tensor, r.stream.device);
-  return tensor;
+  return { tensor, numRows, numFeatures };
 }
 
 function outOrZeros(name: string, out: Tensor<'f32'> | undefined, shape: readonly number[], r: Checked): Tensor<'f32'> {
@@ -136,8 +145,7 @@ export function dispatch(
 ): Tensor<'f32'> {
   const r = checkRouting(routing, options.stream);
   checkInteger('numRows', numRows, 0, 2 ** 31 - 1);
-  const input = checkRows('x', x, r.numTokens, r);
-  const d = input.shape[1] ?? 0;
+  const { tensor: input, numFeatures: d } = checkMatrix('x', x, r, { numRows: r.numTokens });
   const out = outOrZeros('options.out', options.out, [numRows, d], r);
   guard(() => addon().permuteDispatch(...r.head(d, numRows), input.storage, out.storage, r.stream.native));
   return out;
@@ -154,10 +162,7 @@ export function combine(
   options: PermuteOutOptions<Tensor<'f32'>> = {},
 ): Tensor<'f32'> {
   const r = checkRouting(routing, options.stream);
-  const rows = checkTensor('y', y, 'f32');
-  checkRank('y', rows, 2, 'a shape [numRows, numFeatures]');
-  checkDevice('y', rows, r.stream.device);
-  const [numRows = 0, d = 0] = rows.shape;
+  const { tensor: rows, numRows, numFeatures: d } = checkMatrix('y', y, r);
   checkWeight(weight, r);
   const out = outOrZeros('options.out', options.out, [r.numTokens, d], r);
   guard(() => addon().permuteCombine(...r.head(d, numRows), rows.storage, weight.storage, out.storage, r.stream.native));
@@ -173,10 +178,7 @@ function checkWeight(weight: unknown, r: Checked): void {
 /** Backward of dispatch: dx[t] = Σ_j dOut[row(t, j)] over kept slots. dOut [R, d] → dx [T, d]. */
 export function dispatchBackward(dOut: Tensor<'f32'>, routing: PermuteRouting, options: PermuteOptions = {}): Tensor<'f32'> {
   const r = checkRouting(routing, options.stream);
-  const grad = checkTensor('dOut', dOut, 'f32');
-  checkRank('dOut', grad, 2, 'a shape [numRows, numFeatures]');
-  checkDevice('dOut', grad, r.stream.device);
-  const [numRows = 0, d = 0] = grad.shape;
+  const { tensor: grad, numRows, numFeatures: d } = checkMatrix('dOut', dOut, r);
   const dx = Tensor.empty([r.numTokens, d], { device: r.stream.device });
   guard(() => addon().permuteDispatchBackward(...r.head(d, numRows), grad.storage, dx.storage, r.stream.native));
   return dx;
@@ -195,12 +197,8 @@ export function combineBackward(
   options: PermuteOutOptions<Tensor<'f32'>> = {},
 ): { readonly dY: Tensor<'f32'>; readonly dWeight: Tensor<'f32'> } {
   const r = checkRouting(routing, options.stream);
-  const grad = checkRows('dOut', dOut, r.numTokens, r);
-  const d = grad.shape[1] ?? 0;
-  const rows = checkTensor('y', y, 'f32');
-  checkRank('y', rows, 2, `a shape [numRows, ${d}]`);
-  const numRows = rows.shape[0] ?? 0;
-  checkRows('y', rows, numRows, r, d);
+  const { tensor: grad, numFeatures: d } = checkMatrix('dOut', dOut, r, { numRows: r.numTokens });
+  const { tensor: rows, numRows } = checkMatrix('y', y, r, { numFeatures: d });
   checkWeight(weight, r);
   const dY = outOrZeros('options.out', options.out, [numRows, d], r);
   const dWeight = Tensor.empty([r.numTokens, r.k], { device: r.stream.device });
