@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { ProphetError } from '../../src/errors.js';
+import { addon } from '../../src/native.js';
 import {
   type CapacityMode,
   disposeGating,
@@ -374,6 +375,22 @@ describe('gating: argument errors', () => {
   ])('%#', (call, type, message) => {
     expect(call).toThrow(type);
     expect(call).toThrow(message);
+  });
+
+  it('a disposed tensor is an EDISPOSED ProphetError, not a crash', () => {
+    const gone = Tensor.zeros([2, 2]);
+    gone.dispose();
+    expect(() => gating(gone)).toThrow(expect.objectContaining({ name: 'ProphetError', code: 'EDISPOSED' }));
+  });
+
+  it('the native entry refuses undersized buffers with EINVAL (defence behind the TS checks)', () => {
+    const small = Tensor.zeros([1]);
+    const s = Device.cpu().defaultStream;
+    const call = () =>
+      addon().gatingForward(small.storage, 4, 4, 1, false, 0, -1, 0, ...Array<typeof small.storage>(7).fill(small.storage), s.native);
+    expect(call).toThrow(
+      expect.objectContaining({ code: 'EINVAL', message: 'gating forward failed on cpu: gating forward: logits holds 4 bytes, needs 64' }),
+    );
   });
 
   it('checks dWeight and the coefficients of gatingBackward', () => {
