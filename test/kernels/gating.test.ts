@@ -386,8 +386,8 @@ describe('gating: argument errors', () => {
   it('the native entry refuses undersized buffers with EINVAL (defence behind the TS checks)', () => {
     const small = Tensor.zeros([1]);
     const s = Device.cpu().defaultStream;
-    const call = () =>
-      addon().gatingForward(small.storage, 4, 4, 1, false, 0, -1, 0, ...Array<typeof small.storage>(7).fill(small.storage), s.native);
+    const b = small.storage;
+    const call = () => addon().gatingForward(b, 4, 4, 1, false, 0, -1, 0, b, b, b, b, b, b, b, s.native);
     expect(call).toThrow(
       expect.objectContaining({ code: 'EINVAL', message: 'gating forward failed on cpu: gating forward: logits holds 4 bytes, needs 64' }),
     );
