@@ -10,6 +10,9 @@
 
 namespace prophet::addon {
 
+void register_gating(Napi::Env env, Napi::Object exports);   // kernels_gating_binding.cpp
+void register_permute(Napi::Env env, Napi::Object exports);  // kernels_permute_binding.cpp
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by node at environment teardown
@@ -27,6 +30,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New<backend_info>(env, "backendInfo"));
   exports.Set("memoryStats", Napi::Function::New<memory_stats>(env, "memoryStats"));
   exports.Set("copy", Napi::Function::New<copy_storage>(env, "copy"));
+  register_gating(env, exports);
+  register_permute(env, exports);
   return exports;
 }
 
