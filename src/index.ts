@@ -13,3 +13,4 @@ export { Tensor, type TensorOptions, type StreamOption } from './runtime/tensor.
 export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/dtype.js';
 export { ProphetError, type ErrorCode } from './errors.js';
 export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';
+export * from './kernels/index.js';
