@@ -1,6 +1,7 @@
 #include "comm_communicator.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "../comm/stream_ordered.h"
 #include "args.h"
@@ -37,25 +38,36 @@ HostBuffer arg_host_buffer(const Napi::CallbackInfo &info, size_t index, const c
   return buffer;
 }
 
-// A JS array of `count` non-negative integers.
-std::vector<size_t> arg_size_list(const Napi::CallbackInfo &info, size_t index, const char *name,
-                                  size_t count) {
+// An all-to-all-v layout from a Float64Array of 4 * size byte counts: [sendOffsets, sendBytes,
+// recvOffsets, recvBytes]. One typed array instead of four JS arrays keeps the call cheap.
+std::shared_ptr<comm::AllToAllVLayout> arg_layout(const Napi::CallbackInfo &info, size_t index,
+                                                  size_t size) {
   Napi::Env env = info.Env();
-  if (!info[index].IsArray()) throw_type_error(env, name, "an array of non-negative integers");
-  Napi::Array array = info[index].As<Napi::Array>();
-  if (array.Length() != count) {
-    throw_range_error(env, name, "expected " + std::to_string(count) + " entries (one per rank)");
+  if (!info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw_type_error(env, "layout", "a Float64Array");
   }
-  std::vector<size_t> values(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    Napi::Value v = array.Get(i);
-    const double number = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(number >= 0) || number > 9007199254740991.0 || number != static_cast<double>(static_cast<uint64_t>(number))) {
-      throw_range_error(env, name, "entry " + std::to_string(i) + " is not a non-negative integer");
+  Napi::Float64Array array = info[index].As<Napi::Float64Array>();
+  if (array.ElementLength() != 4 * size) {
+    throw_range_error(env, "layout", "expected " + std::to_string(4 * size) + " entries");
+  }
+  std::vector<size_t> values(4 * size);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double number = array[i];
+    if (!(number >= 0) || number > 9007199254740991.0 || std::floor(number) != number) {
+      throw_range_error(env, "layout", "entry " + std::to_string(i) + " is not a byte count");
     }
     values[i] = static_cast<size_t>(number);
   }
-  return values;
+  auto layout = std::make_shared<comm::AllToAllVLayout>();
+  auto part = [&](size_t k) {
+    return std::vector<size_t>(values.begin() + k * size, values.begin() + (k + 1) * size);
+  };
+  layout->send_offsets = part(0);
+  layout->send_bytes = part(1);
+  layout->recv_offsets = part(2);
+  layout->recv_bytes = part(3);
+  return layout;
 }
 
 // root + a sorted, unique member list within [0, size) containing root.
@@ -154,21 +166,17 @@ Napi::Value CommunicatorWrap::Disposed(const Napi::CallbackInfo &info) {
 void CommunicatorWrap::AllToAllV(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   CommRef comm = ref(env);
-  auto layout = std::make_shared<comm::AllToAllVLayout>();
   const size_t n = static_cast<size_t>(size_);
-  layout->send_offsets = arg_size_list(info, 1, "sendOffsets", n);
-  layout->send_bytes = arg_size_list(info, 2, "sendBytes", n);
-  layout->recv_offsets = arg_size_list(info, 4, "recvOffsets", n);
-  layout->recv_bytes = arg_size_list(info, 5, "recvBytes", n);
+  std::shared_ptr<comm::AllToAllVLayout> layout = arg_layout(info, 2, n);
   size_t send_end = 0, recv_end = 0;
   for (size_t p = 0; p < n; ++p) {
     send_end = std::max(send_end, layout->send_offsets[p] + layout->send_bytes[p]);
     recv_end = std::max(recv_end, layout->recv_offsets[p] + layout->recv_bytes[p]);
   }
   HostBuffer send = arg_host_buffer(info, 0, "send", send_end);
-  HostBuffer recv = arg_host_buffer(info, 3, "recv", recv_end);
-  StreamRef stream = arg_stream(info, 6, "stream");
-  const comm::Call call = arg_call(info, 7, *comm);
+  HostBuffer recv = arg_host_buffer(info, 1, "recv", recv_end);
+  StreamRef stream = arg_stream(info, 3, "stream");
+  const comm::Call call = arg_call(info, 4, *comm);
   enqueue(env, stream, "allToAllV", [comm, call, send, recv, layout] {
     return comm->all_to_all_v(call, send.data, recv.data, *layout);
   });

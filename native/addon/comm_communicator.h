@@ -26,7 +26,8 @@ class CommunicatorWrap : public Napi::ObjectWrap<CommunicatorWrap> {
   Napi::Value Size(const Napi::CallbackInfo &info);
   Napi::Value Backend(const Napi::CallbackInfo &info);
   Napi::Value Disposed(const Napi::CallbackInfo &info);
-  // (send, sendOffsets[], sendBytes[], recv, recvOffsets[], recvBytes[], stream, timeoutMs)
+  // (send, recv, layout: Float64Array [sendOffsets, sendBytes, recvOffsets, recvBytes] x size,
+  //  stream, timeoutMs)
   void AllToAllV(const Napi::CallbackInfo &info);
   // (send, bytes, recv, stream, timeoutMs); recv holds size * bytes
   void AllGather(const Napi::CallbackInfo &info);

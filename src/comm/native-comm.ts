@@ -12,16 +12,8 @@ export interface NativeCommunicator {
   readonly size: number;
   readonly backend: CommBackendName;
   readonly disposed: boolean;
-  allToAllV(
-    send: NativeStorage,
-    sendOffsets: readonly number[],
-    sendBytes: readonly number[],
-    recv: NativeStorage,
-    recvOffsets: readonly number[],
-    recvBytes: readonly number[],
-    stream: NativeStream,
-    timeoutMs: number,
-  ): void;
+  /** layout: [sendOffsets, sendBytes, recvOffsets, recvBytes], `size` entries each, in bytes. */
+  allToAllV(send: NativeStorage, recv: NativeStorage, layout: Float64Array, stream: NativeStream, timeoutMs: number): void;
   allGather(send: NativeStorage, bytes: number, recv: NativeStorage, stream: NativeStream, timeoutMs: number): void;
   broadcast(data: NativeStorage, bytes: number, root: number, members: readonly number[], stream: NativeStream, timeoutMs: number): void;
   reduce(data: NativeStorage, count: number, root: number, members: readonly number[], stream: NativeStream, timeoutMs: number): void;

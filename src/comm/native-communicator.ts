@@ -37,41 +37,45 @@ function checkF32(name: string, value: unknown): Tensor<'f32'> {
   return tensor as Tensor<'f32'>;
 }
 
-/** `[size]` non-negative integers, each named `name[i]`. */
-function checkCounts(name: string, value: unknown, size: number): number[] {
+/** `[size]` non-negative integers, each named `name[i]`. Plain loops: this runs on every
+ * all-to-all of every layer, so it stays cheap. */
+function checkCounts(name: string, value: unknown, size: number): ArrayLike<number> {
   if (value === null || typeof value !== 'object' || typeof (value as ArrayLike<number>).length !== 'number') {
     throw invalidType(name, `array of ${size} non-negative integers`, value);
   }
-  const values = Array.from(value as ArrayLike<unknown>);
+  const values = value as ArrayLike<unknown>;
   if (values.length !== size) throw invalidValue(name, `array of ${size} non-negative integers (one per rank)`, value);
-  return values.map((v, i) => checkInteger(`${name}[${i}]`, v, 0));
+  for (let i = 0; i < size; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) checkInteger(`${name}[${i}]`, v, 0);
+  }
+  return values as ArrayLike<number>;
 }
 
-function prefixSums(counts: readonly number[]): number[] {
-  let total = 0;
-  return counts.map((c) => {
-    const offset = total;
-    total += c;
-    return offset;
-  });
-}
-
-/** Offsets (explicit or packed) such that every block fits in `numel` elements. */
-function blockOffsets(
-  name: string,
-  tensorName: string,
-  counts: readonly number[],
-  offsets: ArrayLike<number> | undefined,
-  numel: number,
-): number[] {
-  const starts = offsets === undefined ? prefixSums(counts) : checkCounts(name, offsets, counts.length);
-  counts.forEach((count, p) => {
-    const start = starts[p] ?? 0;
-    if (start + count > numel) {
-      throw invalidValue(tensorName, `a tensor of at least ${start + count} elements (block of rank ${p})`, `${numel} elements`);
+/**
+ * Writes the byte layout of one side of an all-to-all-v into `layout` at `at` (offsets) and
+ * `at + size` (sizes): explicit offsets or blocks packed in rank order, each block checked to fit
+ * in the tensor's `numel` elements.
+ */
+function writeLayout(
+  layout: Float64Array,
+  at: number,
+  side: { counts: ArrayLike<number>; offsets: ArrayLike<number> | undefined; numel: number; width: number },
+  names: { offsets: string; tensor: string },
+): void {
+  const size = side.counts.length;
+  const starts = side.offsets === undefined ? undefined : checkCounts(names.offsets, side.offsets, size);
+  let packed = 0;
+  for (let p = 0; p < size; p++) {
+    const count = side.counts[p] ?? 0;
+    const start = starts === undefined ? packed : (starts[p] ?? 0);
+    packed += count;
+    if (start + count > side.numel) {
+      throw invalidValue(names.tensor, `a tensor of at least ${start + count} elements (block of rank ${p})`, `${side.numel} elements`);
     }
-  });
-  return starts;
+    layout[at + p] = start * side.width;
+    layout[at + size + p] = count * side.width;
+  }
 }
 
 export class NativeBackedCommunicator implements Communicator {
@@ -108,24 +112,14 @@ export class NativeBackedCommunicator implements Communicator {
     if (recv.storage === send.storage) throw invalidValue('recv', 'a tensor other than send', 'the same tensor');
     const sends = checkCounts('sendCounts', sendCounts, this.size);
     const recvs = checkCounts('recvCounts', recvCounts, this.size);
-    const sendStarts = blockOffsets('options.sendOffsets', 'send', sends, options.sendOffsets, send.numel);
-    const recvStarts = blockOffsets('options.recvOffsets', 'recv', recvs, options.recvOffsets, recv.numel);
-    // Step 2: elements to bytes, then queue.
+    // Step 2: the byte layout [sendOffsets, sendBytes, recvOffsets, recvBytes] ([4][size]).
     const width = BYTES_PER_ELEMENT[send.dtype];
-    const bytes = (xs: number[]) => xs.map((x) => x * width);
+    const layout = new Float64Array(4 * this.size);
+    writeLayout(layout, 0, { counts: sends, offsets: options.sendOffsets, numel: send.numel, width }, { offsets: 'options.sendOffsets', tensor: 'send' });
+    writeLayout(layout, 2 * this.size, { counts: recvs, offsets: options.recvOffsets, numel: recv.numel, width }, { offsets: 'options.recvOffsets', tensor: 'recv' });
+    // Step 3: queue.
     const { stream, timeoutMs } = this.resolve(options, send);
-    guard(() =>
-      this.native.allToAllV(
-        send.storage,
-        bytes(sendStarts),
-        bytes(sends),
-        recv.storage,
-        bytes(recvStarts),
-        bytes(recvs),
-        stream.native,
-        timeoutMs,
-      ),
-    );
+    guard(() => this.native.allToAllV(send.storage, recv.storage, layout, stream.native, timeoutMs));
   }
 
   allGather(send: Tensor, recv: Tensor, options: CollectiveOptions = {}): void {

@@ -1,0 +1,101 @@
+/**
+ * Communicator benchmark: all-to-all-v bandwidth of the `local` backend at 4 ranks, as a ratio to
+ * plain memcpy of the same bytes measured in the same run (and the multi-process backend beside
+ * it when the addon was built with one).
+ *
+ * Definitions (per message size `bytes` = what each rank sends in total, split evenly among the
+ * ranks, itself included):
+ *  - gbps: bytes / seconds per all-to-all-v, i.e. per-rank bandwidth (1 GB = 1e9 bytes).
+ *  - memcpy_gbps: the same for a plain copy of `bytes` by each of the W ranks' streams at once,
+ *    the fair reference for W ranks that each receive `bytes` with memcpy on their own thread.
+ *  - ratio: gbps / memcpy_gbps. Target >= 0.7 from 1 MiB up.
+ * Each figure is the best of a few repeats (a shared machine is noisy), each repeat timing enough
+ * back-to-back iterations to fill about 0.05 s; repeats alternate between the two workloads.
+ */
+import { createLocalWorld } from '../src/comm/local.js';
+import type { Communicator } from '../src/comm/communicator.js';
+import { Tensor } from '../src/runtime/tensor.js';
+import type { Benchmark, BenchmarkResult } from './types.js';
+
+const NUM_RANKS = 4;
+const KIB = 1024;
+const SIZES = [64 * KIB, 256 * KIB, 1024 * KIB, 4096 * KIB, 16384 * KIB, 65536 * KIB];
+const NUM_REPEATS = 5;
+const TARGET_SECONDS = 0.05;
+
+type Row = { backend: string; ranks: number; bytes: number; gbps: number; memcpy_gbps: number; ratio: number };
+
+/** Seconds per iteration of `enqueue` (queued `iters` times on every rank, then awaited). */
+async function timeOnce(comms: Communicator[], iters: number, enqueue: (rank: number) => void): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < iters; i++) comms.forEach((_, r) => enqueue(r));
+  await Promise.all(comms.map((c) => c.defaultStream.synchronize()));
+  return (performance.now() - started) / 1000 / iters;
+}
+
+/** Best seconds per iteration of each workload; repeats alternate between them so that both
+ * see the same machine load. */
+async function timeBest(comms: Communicator[], iters: number, workloads: ((rank: number) => void)[]): Promise<number[]> {
+  const best = workloads.map(() => Infinity);
+  for (let repeat = 0; repeat < NUM_REPEATS; repeat++) {
+    for (const [k, enqueue] of workloads.entries()) best[k] = Math.min(best[k]!, await timeOnce(comms, iters, enqueue));
+  }
+  return best;
+}
+
+/** Iterations that take about TARGET_SECONDS, from one timed warm-up iteration. */
+async function calibrate(comms: Communicator[], enqueue: (rank: number) => void): Promise<number> {
+  const started = performance.now();
+  comms.forEach((_, r) => enqueue(r));
+  await Promise.all(comms.map((c) => c.defaultStream.synchronize()));
+  const seconds = Math.max((performance.now() - started) / 1000, 1e-6);
+  return Math.max(2, Math.min(2000, Math.round(TARGET_SECONDS / seconds)));
+}
+
+async function measureLocal(bytes: number): Promise<Row> {
+  const comms = createLocalWorld(NUM_RANKS, { timeoutMs: 60_000 });
+  const numel = bytes / 4;
+  const blockNumel = numel / NUM_RANKS;
+  const counts = Array<number>(NUM_RANKS).fill(blockNumel);
+  const sends = comms.map((c) => Tensor.zeros([numel], { stream: c.defaultStream }));
+  const recvs = comms.map((c) => Tensor.zeros([numel], { stream: c.defaultStream }));
+  try {
+    const exchange = (r: number) => comms[r]!.allToAllV(sends[r]!, counts, recvs[r]!, counts);
+    const copy = (r: number) => recvs[r]!.copyFrom(sends[r]!, { stream: comms[r]!.defaultStream });
+    const iters = await calibrate(comms, copy);
+    await calibrate(comms, exchange); // warm-up: first touch of the receive pages
+    const [memcpySeconds = Infinity, exchangeSeconds = Infinity] = await timeBest(comms, iters, [copy, exchange]);
+    const gbps = bytes / exchangeSeconds / 1e9;
+    const memcpyGbps = bytes / memcpySeconds / 1e9;
+    return { backend: 'local', ranks: NUM_RANKS, bytes, gbps, memcpy_gbps: memcpyGbps, ratio: gbps / memcpyGbps };
+  } finally {
+    for (const t of [...sends, ...recvs]) t.dispose();
+    for (const c of comms) c.dispose();
+  }
+}
+
+function parseSizes(args: readonly string[]): number[] {
+  const flag = args.indexOf('--sizes');
+  const list = flag >= 0 ? args[flag + 1] : undefined;
+  if (list === undefined) return SIZES;
+  return list.split(',').map((s) => {
+    const kib = Number(s);
+    if (!Number.isInteger(kib) || kib < 1) throw new RangeError(`Expected KiB counts for --sizes but received ${s}`);
+    return kib * KIB;
+  });
+}
+
+const bench: Benchmark = {
+  name: 'comm',
+  description: 'local (and multi-process) allToAllV GB/s at 4 ranks vs memcpy of the same bytes',
+  async run(args: readonly string[]): Promise<BenchmarkResult> {
+    const rows: Row[] = [];
+    for (const bytes of parseSizes(args)) {
+      process.stderr.write(`comm: local ${bytes} bytes\n`);
+      rows.push(await measureLocal(bytes));
+    }
+    return { bench: 'comm', rows };
+  },
+};
+
+export default bench;
