@@ -9,12 +9,21 @@
  *  - memcpy_gbps: the same for a plain copy of `bytes` by each of the W ranks' streams at once,
  *    the fair reference for W ranks that each receive `bytes` with memcpy on their own thread.
  *  - ratio: gbps / memcpy_gbps. Target >= 0.7 from 1 MiB up.
+ *  - backend 'gloo' rows (when the addon has Gloo): W processes on loopback TCP, each time
+ *    covering the slowest rank; memcpy_gbps is the local rows' reference of the same size.
  * Each figure is the best of a few repeats (a shared machine is noisy), each repeat timing enough
  * back-to-back iterations to fill about 0.05 s; repeats alternate between the two workloads.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { createLocalWorld } from '../src/comm/local.js';
 import type { Communicator } from '../src/comm/communicator.js';
+import { processGroupAvailable } from '../src/comm/process-group.js';
 import { Tensor } from '../src/runtime/tensor.js';
+// TODO(comm): use the launcher's store server once it lands; this one is the tests' minimal store.
+import { startTestStore } from '../test/comm/store-server.js';
 import type { Benchmark, BenchmarkResult } from './types.js';
 
 const NUM_RANKS = 4;
@@ -74,6 +83,32 @@ async function measureLocal(bytes: number): Promise<Row> {
   }
 }
 
+/** Per-iteration seconds of a W-process Gloo all-to-all-v for each size (slowest rank). */
+async function measureGloo(sizes: readonly number[]): Promise<number[]> {
+  const store = await startTestStore();
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'util-comm-rank.js');
+  try {
+    const outputs = await Promise.all(
+      [...Array(NUM_RANKS).keys()].map(
+        (rank) =>
+          new Promise<number[]>((resolve, reject) => {
+            const args = [script, String(rank), String(NUM_RANKS), String(store.port), 'bench', sizes.join(',')];
+            const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+            let out = '';
+            child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            child.on('exit', (code) => {
+              if (code !== 0) return reject(new Error(`gloo rank ${rank} exited with ${code}`));
+              resolve((JSON.parse(out.trim().split('\n').pop() ?? '{}') as { seconds: number[] }).seconds);
+            });
+          }),
+      ),
+    );
+    return sizes.map((_, k) => Math.max(...outputs.map((o) => o[k] ?? Infinity)));
+  } finally {
+    await store.close();
+  }
+}
+
 function parseSizes(args: readonly string[]): number[] {
   const flag = args.indexOf('--sizes');
   const list = flag >= 0 ? args[flag + 1] : undefined;
@@ -89,10 +124,20 @@ const bench: Benchmark = {
   name: 'comm',
   description: 'local (and multi-process) allToAllV GB/s at 4 ranks vs memcpy of the same bytes',
   async run(args: readonly string[]): Promise<BenchmarkResult> {
+    const sizes = parseSizes(args);
     const rows: Row[] = [];
-    for (const bytes of parseSizes(args)) {
+    for (const bytes of sizes) {
       process.stderr.write(`comm: local ${bytes} bytes\n`);
       rows.push(await measureLocal(bytes));
+    }
+    if (processGroupAvailable() && !args.includes('--local-only')) {
+      process.stderr.write(`comm: gloo, ${NUM_RANKS} processes\n`);
+      const seconds = await measureGloo(sizes);
+      sizes.forEach((bytes, k) => {
+        const memcpyGbps = rows[k]?.memcpy_gbps ?? NaN;
+        const gbps = bytes / (seconds[k] ?? Infinity) / 1e9;
+        rows.push({ backend: 'gloo', ranks: NUM_RANKS, bytes, gbps, memcpy_gbps: memcpyGbps, ratio: gbps / memcpyGbps });
+      });
     }
     return { bench: 'comm', rows };
   },
