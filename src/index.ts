@@ -12,4 +12,7 @@ export { Stream, type StreamOptions } from './runtime/stream.js';
 export { Tensor, type TensorOptions, type StreamOption } from './runtime/tensor.js';
 export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/dtype.js';
 export { ProphetError, type ErrorCode } from './errors.js';
+export type { AllToAllVOptions, CollectiveOptions, CommBackendName, Communicator, SubsetOptions } from './comm/communicator.js';
+export { createLocalWorld, type LocalWorldOptions } from './comm/local.js';
+export { createProcessGroup, processGroupAvailable, type ProcessGroupOptions } from './comm/process-group.js';
 export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';
