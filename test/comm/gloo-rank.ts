@@ -49,6 +49,21 @@ async function collectives(comm: Communicator): Promise<void> {
   await s.synchronize();
   same('allGather', await read(comm, gathered), pieces.flatMap((p) => [...p]));
   same('allReduce', await read(comm, reduced), sumInOrder(inputs));
+  // Collectives on two streams at once pair up by call order.
+  const second = s.device.createStream();
+  for (let round = 0; round < 5; round++) {
+    const summed = [...Array(size)].map(() => awkwardValues(random, 64));
+    const parts = [...Array(size)].map(() => awkwardValues(random, 9));
+    const a = Tensor.from(summed[rank]!, [64], { stream: s });
+    const b = Tensor.from(parts[rank]!, [9], { stream: second });
+    const all = Tensor.empty([9 * size]);
+    comm.allReduce(a);
+    comm.allGather(b, all, { stream: second });
+    await Promise.all([s.synchronize(), second.synchronize()]);
+    same(`two streams round ${round} allReduce`, await read(comm, a), sumInOrder(summed));
+    same(`two streams round ${round} allGather`, await read(comm, all), parts.flatMap((p) => [...p]));
+  }
+  second.dispose();
   // broadcast / reduce over random subsets; non-members keep their data.
   for (let round = 0; round < 6; round++) {
     const root = randInt(random, size);
