@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 import { createLocalWorld } from '../src/comm/local.js';
 import type { Communicator } from '../src/comm/communicator.js';
-import { processGroupAvailable } from '../src/comm/process-group.js';
+import { glooAvailable } from '../src/comm/gloo.js';
 import { addon } from '../src/native.js';
 import { Tensor } from '../src/runtime/tensor.js';
 // TODO(comm): use the launcher's store server once it lands; this one is the tests' minimal store.
@@ -143,7 +143,7 @@ const bench: Benchmark = {
       process.stderr.write(`comm: local ${bytes} bytes\n`);
       rows.push(await measureLocal(bytes));
     }
-    if (processGroupAvailable() && !args.includes('--local-only')) {
+    if (glooAvailable() && !args.includes('--local-only')) {
       process.stderr.write(`comm: gloo, ${NUM_RANKS} processes\n`);
       const seconds = await measureGloo(sizes);
       sizes.forEach((bytes, k) => {

@@ -3,7 +3,7 @@
  * prefix keeps it off the benchmark list). argv: rank size storePort prefix bytes[,bytes...]
  * Prints one JSON line: { rank, seconds: [per-iteration seconds for each size] }.
  */
-import { createProcessGroup } from '../src/comm/process-group.js';
+import { createGlooCommunicator } from '../src/comm/gloo.js';
 import { Tensor } from '../src/runtime/tensor.js';
 
 const TARGET_SECONDS = 0.1;
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const [rank, size, port] = process.argv.slice(2, 5).map(Number) as [number, number, number];
   const prefix = process.argv[5] ?? 'bench';
   const sizes = (process.argv[6] ?? '').split(',').map(Number);
-  const comm = await createProcessGroup({ rank, size, storeHost: '127.0.0.1', storePort: port, timeoutMs: 120_000, prefix });
+  const comm = await createGlooCommunicator({ rank, size, storeHost: '127.0.0.1', storePort: port, timeoutMs: 120_000, prefix });
   const stream = comm.defaultStream;
   const seconds: number[] = [];
   for (const bytes of sizes) {

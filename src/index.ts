@@ -14,5 +14,5 @@ export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/d
 export { ProphetError, type ErrorCode } from './errors.js';
 export type { AllToAllVOptions, CollectiveOptions, CommBackendName, Communicator, SubsetOptions } from './comm/communicator.js';
 export { createLocalWorld, type LocalWorldOptions } from './comm/local.js';
-export { createProcessGroup, processGroupAvailable, type ProcessGroupOptions } from './comm/process-group.js';
+export { createGlooCommunicator, glooAvailable, type GlooCommunicatorOptions } from './comm/gloo.js';
 export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';

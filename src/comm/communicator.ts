@@ -2,7 +2,7 @@
  * The communicator interface: one rank's handle on a group of `size` ranks that run collectives
  * together (Pro-Prophet's all-to-all token exchange, Trans = broadcast to a subset, Agg = reduce
  * from a subset). Backends: `local` (ranks as threads of one process, {@link createLocalWorld})
- * and `gloo` (ranks as processes over TCP, {@link createProcessGroup}).
+ * and `gloo` (ranks as processes over TCP, {@link createGlooCommunicator}; `initProcessGroup` reads the launch environment).
  *
  * Every collective is stream-ordered: it is queued on a stream (the tensors' device's default
  * stream unless `options.stream` is given) and the call returns at once. Failures surface at that

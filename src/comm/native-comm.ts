@@ -32,8 +32,9 @@ export interface NativeProcessGroupOptions {
   readonly timeoutMs: number;
   /** Key prefix in the store, so that several groups can share one store. */
   readonly prefix: string;
-  /** Address this rank listens on for its peers ('127.0.0.1' for loopback tests). */
-  readonly hostname: string;
+  /** Address this rank listens on for its peers. Default: 127.0.0.1 when storeHost is a
+   * loopback address, else this machine's host name. */
+  readonly hostname?: string;
 }
 
 declare module '../native.js' {

@@ -1,10 +1,10 @@
 /**
- * One rank of the multi-process tests (run by process-group.test.ts as a child `node` process,
+ * One rank of the multi-process tests (run by gloo.test.ts as a child `node` process,
  * after transpiling). argv: rank size storePort prefix scenario. Every rank derives all ranks'
  * inputs from fixed seeds, so it checks its own results against the plain reference itself.
  * Prints one JSON line: { rank, ok, failures, error?: { code, message } }.
  */
-import { createProcessGroup } from '../../src/comm/process-group.js';
+import { createGlooCommunicator } from '../../src/comm/gloo.js';
 import type { Communicator } from '../../src/comm/communicator.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { allToAllVReference, awkwardValues, randInt, randomMembers, seeded, sumInOrder } from './reference.js';
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const declaredSize = scenario === 'wrong-size' && rank === size - 1 ? size + 1 : size;
   let comm: Communicator | undefined;
   try {
-    comm = await createProcessGroup({ rank, size: declaredSize, storeHost: '127.0.0.1', storePort: port, timeoutMs: scenario === 'wrong-size' ? 1500 : 20_000, prefix });
+    comm = await createGlooCommunicator({ rank, size: declaredSize, storeHost: '127.0.0.1', storePort: port, timeoutMs: scenario === 'wrong-size' ? 1500 : 20_000, prefix });
     if (scenario === 'collectives') await collectives(comm);
     if (scenario === 'absent' || scenario === 'exit') {
       // The last rank never calls (stays alive, or exits); the others must fail in time.

@@ -4,6 +4,8 @@
 #include <gloo/rendezvous/context.h>
 #include <gloo/transport/tcp/device.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -13,6 +15,17 @@
 
 namespace prophet::comm {
 namespace {
+
+// Where this rank listens for peers: as given, else loopback when the store is on loopback (a
+// one-machine job), else this machine's host name (multi-node: peers resolve it).
+std::string listen_address(const GlooOptions &options) {
+  if (!options.hostname.empty()) return options.hostname;
+  const std::string &store = options.store_host;
+  if (store == "127.0.0.1" || store == "localhost" || store == "::1") return "127.0.0.1";
+  char name[256] = {0};
+  if (gethostname(name, sizeof name - 1) != 0) return "127.0.0.1";
+  return name;
+}
 
 std::pair<size_t, size_t> slice(size_t count, size_t part, size_t num_parts) {
   return {count * part / num_parts, count * (part + 1) / num_parts};
@@ -271,7 +284,7 @@ Status create_gloo_communicator(const GlooOptions &options, std::shared_ptr<Comm
     // Step 3: Gloo's full-mesh rendezvous over the TCP transport.
     GlooStore store(client, prefix + "gloo/", timeout);
     gloo::transport::tcp::attr attr;
-    attr.hostname = options.hostname;
+    attr.hostname = listen_address(options);
     auto device = gloo::transport::tcp::CreateDevice(attr);
     auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.size);
     context->setTimeout(timeout);

@@ -23,7 +23,8 @@ struct GlooOptions {
   int store_port = 0;      // (MASTER_PORT)
   int timeout_ms = 0;      // for reaching the store, the peers, and the default of collectives
   std::string prefix;      // store key prefix, so several groups can share one store
-  std::string hostname;    // the address this rank listens on for its peers
+  std::string hostname;    // the address this rank listens on for its peers ("" = default:
+                           // loopback for a loopback store, else gethostname())
 };
 
 // Connects to the store, publishes this rank's address, and connects to every peer. Blocks up

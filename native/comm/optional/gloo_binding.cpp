@@ -72,7 +72,7 @@ Napi::Value create_process_group(const Napi::CallbackInfo &info) {
   parsed.store_port = get_int(options, "storePort", 1, 65535);
   parsed.timeout_ms = get_int(options, "timeoutMs", 1, 2147483647);
   parsed.prefix = get_string(options, "prefix");
-  parsed.hostname = get_string(options, "hostname");
+  if (!options.Get("hostname").IsUndefined()) parsed.hostname = get_string(options, "hostname");
   auto *worker = new ConnectWorker(env, std::move(parsed),
                                    static_cast<Napi::FunctionReference *>(info.Data()));
   Napi::Promise promise = worker->promise();

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createProcessGroup, processGroupAvailable } from '../../src/comm/process-group.js';
+import { createGlooCommunicator, glooAvailable } from '../../src/comm/gloo.js';
 import { startTestStore, type TestStore } from './store-server.js';
 import { repoRoot, transpileForChildren } from './transpile.js';
 
@@ -18,7 +18,7 @@ interface RankResult {
   error?: { code?: string; message?: string };
 }
 
-const available = processGroupAvailable();
+const available = glooAvailable();
 let store: TestStore;
 let script: string;
 let numGroups = 0;
@@ -92,13 +92,13 @@ describe.skipIf(!available)('gloo process group', () => {
   });
 
   it('an unreachable store gives ETIMEDOUT; bad options name the argument', async () => {
-    await expect(createProcessGroup({ rank: 0, size: 2, storeHost: '127.0.0.1', storePort: 1, timeoutMs: 300 })).rejects.toMatchObject({
+    await expect(createGlooCommunicator({ rank: 0, size: 2, storeHost: '127.0.0.1', storePort: 1, timeoutMs: 300 })).rejects.toMatchObject({
       code: 'ETIMEDOUT',
       message: expect.stringMatching(/cannot reach the rendezvous store at 127.0.0.1:1 within 300 ms/),
     });
-    await expect(createProcessGroup({ rank: 2, size: 2, storeHost: '127.0.0.1', storePort: 1 })).rejects.toThrow(
+    await expect(createGlooCommunicator({ rank: 2, size: 2, storeHost: '127.0.0.1', storePort: 1 })).rejects.toThrow(
       new RangeError('Expected integer in [0, 1] for options.rank but received 2 of type number'),
     );
-    await expect(createProcessGroup({ rank: 0, size: 2, storeHost: '', storePort: 1 })).rejects.toThrow(TypeError);
+    await expect(createGlooCommunicator({ rank: 0, size: 2, storeHost: '', storePort: 1 })).rejects.toThrow(TypeError);
   });
 });

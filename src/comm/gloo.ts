@@ -2,10 +2,8 @@
  * The multi-process CPU communicator (backend `gloo`): one process per rank, rendezvous through
  * the TCP store on storeHost:storePort (the wire protocol of docs/communication.md), then Gloo's
  * TCP transport between ranks. Takes explicit rank/size/address; `initProcessGroup` (reading
- * torchrun/Slurm/Open MPI environments) builds on this.
+ * torchrun/Slurm/Open MPI environments) builds on the same native function.
  */
-import { hostname as osHostname } from 'node:os';
-
 import { checkInteger, invalidType, ProphetError, settleNative } from '../errors.js';
 import { addon } from '../native.js';
 import type { Communicator } from './communicator.js';
@@ -13,7 +11,7 @@ import { DEFAULT_TIMEOUT_MS } from './local.js';
 import './native-comm.js';
 import { checkTimeout, NativeBackedCommunicator } from './native-communicator.js';
 
-export interface ProcessGroupOptions {
+export interface GlooCommunicatorOptions {
   /** This process's rank in [0, size). */
   readonly rank: number;
   /** Number of processes in the group. */
@@ -25,15 +23,13 @@ export interface ProcessGroupOptions {
   readonly timeoutMs?: number;
   /** Store key prefix, so that several groups can share one store (default 'prophet'). */
   readonly prefix?: string;
-  /** Address this rank listens on for its peers. Default: 127.0.0.1 when the store is on the
-   * loopback interface, else this machine's host name. */
+  /** Address this rank listens on for its peers. Default (chosen natively): 127.0.0.1 when
+   * the store is on the loopback interface, else this machine's host name. */
   readonly hostname?: string;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-
-/** True when the addon was built with a multi-process backend (Gloo). */
-export function processGroupAvailable(): boolean {
+/** True when the addon was built with the multi-process backend (Gloo). */
+export function glooAvailable(): boolean {
   return typeof addon().createProcessGroupNative === 'function';
 }
 
@@ -48,7 +44,7 @@ function checkString(name: string, value: unknown): string {
  * for a refused connection or a world size that differs between ranks, ENOTSUP when the addon
  * was built without Gloo.
  */
-export async function createProcessGroup(options: ProcessGroupOptions): Promise<Communicator> {
+export async function createGlooCommunicator(options: GlooCommunicatorOptions): Promise<Communicator> {
   // Step 1: validate.
   if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
   const size = checkInteger('options.size', options.size, 1);
@@ -57,7 +53,7 @@ export async function createProcessGroup(options: ProcessGroupOptions): Promise<
   const storePort = checkInteger('options.storePort', options.storePort, 1, 65535);
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : checkTimeout('options.timeoutMs', options.timeoutMs);
   const prefix = options.prefix === undefined ? 'prophet' : checkString('options.prefix', options.prefix);
-  const hostname = options.hostname === undefined ? (LOOPBACK.has(storeHost) ? '127.0.0.1' : osHostname()) : checkString('options.hostname', options.hostname);
+  const hostname = options.hostname === undefined ? undefined : checkString('options.hostname', options.hostname);
   // Step 2: the backend must be built in.
   const create = addon().createProcessGroupNative;
   if (create === undefined) {
@@ -68,6 +64,6 @@ export async function createProcessGroup(options: ProcessGroupOptions): Promise<
   }
   // Step 3: connect off the JS thread.
   const stack = new Error().stack;
-  const native = await settleNative(create({ rank, size, storeHost, storePort, timeoutMs, prefix, hostname }), stack);
+  const native = await settleNative(create({ rank, size, storeHost, storePort, timeoutMs, prefix, ...(hostname === undefined ? {} : { hostname }) }), stack);
   return new NativeBackedCommunicator(native, timeoutMs);
 }
