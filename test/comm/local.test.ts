@@ -147,6 +147,32 @@ describe('local allGather, allReduce, broadcast, reduce', () => {
   });
 });
 
+describe('local edge cases', () => {
+  it('a world of one rank copies to itself', async () => {
+    world = createLocalWorld(1);
+    const [c] = world as [Communicator];
+    const send = f32(c, [1, 2, 3]);
+    const recv = Tensor.empty([3]);
+    const sum = f32(c, [0.1, 0.2]);
+    c.allToAllV(send, [3], recv, [3]);
+    c.allReduce(sum);
+    c.reduce(sum, { root: 0, members: [0] });
+    c.barrier();
+    await c.defaultStream.synchronize();
+    expect(await read(c, recv)).toEqual(Float32Array.from([1, 2, 3]));
+    expect(await read(c, sum)).toEqual(Float32Array.from([0.1, 0.2]));
+  });
+
+  it('a root-only subset touches nobody else; other ranks skip it', async () => {
+    const comms = newWorld();
+    const tensors = comms.map((c, r) => f32(c, [r, r]));
+    comms.forEach((c, r) => c.broadcast(tensors[r]!, { root: 2, members: [2] }));
+    comms.forEach((c, r) => c.allReduce(tensors[r]!)); // still pairs up: sequence numbers agree
+    await syncAll(comms);
+    for (const [r, c] of comms.entries()) expect(await read(c, tensors[r]!)).toEqual(Float32Array.from([6, 6]));
+  });
+});
+
 describe('local failures', () => {
   it('a rank that never calls gives ETIMEDOUT on every waiting rank, then ECOMM', async () => {
     const comms = newWorld(250);
@@ -179,6 +205,17 @@ describe('local failures', () => {
     for (const result of results) {
       expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'ECOMM', message: expect.stringMatching(/mismatched calls: .*called/) });
     }
+  });
+
+  it('members that differ between ranks fail with ECOMM', async () => {
+    const comms = newWorld();
+    const tensors = comms.map((c) => f32(c, [1]));
+    comms.forEach((c, r) => c.broadcast(tensors[r]!, { root: 0, members: r === 1 ? [0, 1] : [0, 1, 2, 3] }));
+    const results = await Promise.allSettled(comms.map((c) => c.defaultStream.synchronize()));
+    const codes = results.map((x) => (x.status === 'rejected' ? (x.reason as ProphetError).code : 'ok'));
+    // Whoever arrives second among ranks 0 and 1 sees the other list; every rank that waited fails.
+    expect(codes.filter((code) => code === 'ECOMM').length).toBeGreaterThanOrEqual(2);
+    expect(codes.every((code) => code === 'ECOMM')).toBe(true);
   });
 
   it('mismatched all-to-all splits fail with ECOMM naming the ranks', async () => {
