@@ -49,6 +49,11 @@ class LocalCommunicator final : public Communicator {
 
   Status all_to_all_v(const Call &call, const uint8_t *send, uint8_t *recv,
                       const AllToAllVLayout &layout) override {
+    // The own block needs no peer: copy it before the rendezvous, while peers are still arriving.
+    if (layout.recv_bytes[rank_] == layout.send_bytes[rank_] && layout.recv_bytes[rank_] > 0) {
+      std::memcpy(recv + layout.recv_offsets[rank_], send + layout.send_offsets[rank_],
+                  layout.recv_bytes[rank_]);
+    }
     Posted mine{"allToAllV", -1, &everyone_, send, recv, 0, &layout, nullptr};
     Session session(*world_, rank_, call, "allToAllV");
     Status status = session.join(everyone_, mine, [this](const std::vector<const Posted *> &p) {
@@ -57,7 +62,7 @@ class LocalCommunicator final : public Communicator {
     if (!status.ok()) return status;
     // Start at the next rank so that ranks read different peers at the same time.
     const int n = size();
-    for (int step = 0; step < n; ++step) {
+    for (int step = 1; step < n; ++step) {
       const int peer = (rank_ + step) % n;
       const size_t bytes = layout.recv_bytes[peer];
       if (bytes == 0) continue;
@@ -69,6 +74,7 @@ class LocalCommunicator final : public Communicator {
   }
 
   Status all_gather(const Call &call, const uint8_t *send, size_t bytes, uint8_t *recv) override {
+    if (bytes > 0) std::memcpy(recv + static_cast<size_t>(rank_) * bytes, send, bytes);  // own block first
     Posted mine{"allGather", -1, &everyone_, send, recv, bytes, nullptr, nullptr};
     Session session(*world_, rank_, call, "allGather");
     Status status = session.join(everyone_, mine, [this](const std::vector<const Posted *> &p) {
@@ -76,7 +82,7 @@ class LocalCommunicator final : public Communicator {
     });
     if (!status.ok()) return status;
     const int n = size();
-    for (int step = 0; step < n; ++step) {
+    for (int step = 1; step < n; ++step) {
       const int peer = (rank_ + step) % n;
       if (bytes > 0) std::memcpy(recv + static_cast<size_t>(peer) * bytes, session.peer(peer).send, bytes);
     }
