@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "prophet_with_gloo%": "<!(node scripts/detect-gloo.mjs)"
+  },
   "targets": [
     {
       "target_name": "prophet",
@@ -12,7 +15,15 @@
       "cflags": ["-O3", "-fopenmp", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
       "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],
-      "libraries": ["-ldl", "-lpthread"]
+      "libraries": ["-ldl", "-lpthread"],
+      "conditions": [
+        # The multi-process CPU backend (Gloo), only where scripts/detect-gloo.mjs finds it.
+        ["prophet_with_gloo=='true'", {
+          "sources": ["<!@(find native/comm/optional -name '*.cpp' | sort)"],
+          "defines": ["PROPHET_HAVE_GLOO"],
+          "libraries": ["-lgloo"]
+        }]
+      ]
     }
   ]
 }
