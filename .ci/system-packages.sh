@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need_apt=()
-for pkg in python3 make g++; do
+# libgloo-dev: the multi-process CPU communicator (docs/communication.md says why Gloo, not MPI).
+for pkg in python3 make g++ libgloo-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
