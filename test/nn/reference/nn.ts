@@ -53,7 +53,10 @@ export function refAttention(qkv: ArrayLike<number>, { B, S, H, dh }: AttentionS
         lse[(b * H + h) * S + i] = max + Math.log(sum);
         scores.forEach((s, j) => {
           const p = Math.exp(s - max) / sum;
-          for (let c = 0; c < dh; c++) out[((b * S + i) * H + h) * dh + c] += p * at(b, j, 2, h, c);
+          for (let c = 0; c < dh; c++) {
+            const o = ((b * S + i) * H + h) * dh + c;
+            out[o] = (out[o] ?? 0) + p * at(b, j, 2, h, c);
+          }
         });
       }
     }
