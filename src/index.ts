@@ -14,3 +14,6 @@ export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/d
 export { ProphetError, type ErrorCode } from './errors.js';
 export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';
 export * from './kernels/index.js';
+export * from './nn/index.js';
+export { type Batch, DEFAULT_TEXT_PATH, TextDataset, unigramEntropyBits } from './model/data.js';
+export { Rng, type RngState } from './model/rng.js';
