@@ -53,8 +53,11 @@ prophet_status_t check_attention(const char *kernel, const prophet_attention_sha
   return require_buffer(kernel, "lse", lse, layout->num_rows(), 4);
 }
 
-// Parallel only when the O(S²·dh) work pays for the threads.
-bool worth_parallel(const Layout &L) { return L.num_rows() * L.S * L.dh > kNnParallelElements; }
+// Parallel only when the O(S²·dh) work pays for the threads (in double: the product is an
+// estimate and must not overflow for long sequences).
+bool worth_parallel(const Layout &L) {
+  return double(L.num_rows()) * double(L.S) * double(L.dh) > double(kNnParallelElements);
+}
 
 void run_forward(const Layout &L, const float *qkv, float *out, float *lse) {
   const float scale = L.scale();

@@ -14,8 +14,8 @@ prophet_status_t check_embedding(const char *kernel, int64_t N, int64_t V, int64
                                  const char *table_name, prophet_buffer_t pos_like,
                                  const char *pos_name, prophet_buffer_t rows,
                                  const char *rows_name) {
-  prophet_status_t s = check_dims(kernel, {N, V, d}, {0, 1, 0});
-  if (s == PROPHET_OK) s = check_dims(kernel, {N, d}, {0, 0});
+  prophet_status_t s = check_dims(kernel, {N, d}, {0, 0});
+  if (s == PROPHET_OK) s = check_dims(kernel, {V, d}, {1, 0});
   if (s == PROPHET_OK) s = check_dims(kernel, {P, d}, {0, 0});
   if (s == PROPHET_OK && V > INT32_MAX) s = fail(PROPHET_ERR_INVALID, std::string(kernel) + ": vocab must be below 2^31");
   if (s == PROPHET_OK) s = require_buffer(kernel, "ids", ids, N, 4);
