@@ -4,6 +4,7 @@
 // thread: dq by query rows, then dk and dv by key rows (summing over the queries that see the
 // key, in query order). No atomics, so re-runs are bitwise identical; the cost is O(B·H·S²·dh).
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "../../kernels/attention.h"
@@ -33,13 +34,18 @@ struct Row {
   Row(const Layout &L, int64_t row) : b(row / (L.H * L.S)), h(row / L.S % L.H), s(row % L.S) {}
 };
 
+using NamedBuffers = std::initializer_list<std::pair<const char *, prophet_buffer_t>>;
+
+// Shape sanity, then buffers of the qkv layout, of the out layout and lse; fills *layout.
 prophet_status_t check_attention(const char *kernel, const prophet_attention_shape_t *shape,
-                                 std::initializer_list<std::pair<const char *, prophet_buffer_t>> qkv_like,
-                                 std::initializer_list<std::pair<const char *, prophet_buffer_t>> out_like,
+                                 NamedBuffers qkv_like, NamedBuffers out_like,
                                  prophet_buffer_t lse, Layout *layout) {
-  if (shape == nullptr) return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": shape is required");
+  if (shape == nullptr) {
+    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": shape is required");
+  }
   const prophet_attention_shape_t &p = *shape;
-  prophet_status_t s = check_dims(kernel, {p.batch, p.seq, 3, p.heads, p.head_dim}, {0, 0, 3, 1, 1});
+  prophet_status_t s =
+      check_dims(kernel, {p.batch, p.seq, 3, p.heads, p.head_dim}, {0, 0, 3, 1, 1});
   if (s != PROPHET_OK) return s;
   *layout = {p.batch, p.seq, p.heads, p.head_dim};
   const int64_t num_qkv = layout->B * layout->S * layout->qkv_stride();

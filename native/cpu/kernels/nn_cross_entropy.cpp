@@ -9,7 +9,9 @@ namespace {
 prophet_status_t check_common(const char *kernel, int64_t N, int64_t C, prophet_buffer_t logits,
                               prophet_buffer_t targets, prophet_buffer_t lse) {
   prophet_status_t s = check_dims(kernel, {N, C}, {0, 1});
-  if (s == PROPHET_OK && C > INT32_MAX) s = fail(PROPHET_ERR_INVALID, std::string(kernel) + ": num_classes must be below 2^31");
+  if (s == PROPHET_OK && C > INT32_MAX) {
+    s = fail(PROPHET_ERR_INVALID, std::string(kernel) + ": num_classes must be below 2^31");
+  }
   if (s == PROPHET_OK) s = require_buffer(kernel, "logits", logits, N * C, 4);
   if (s == PROPHET_OK) s = require_buffer(kernel, "targets", targets, N, 4);
   if (s == PROPHET_OK) s = require_buffer(kernel, "lse", lse, N, 4);
@@ -36,7 +38,9 @@ prophet_status_t nn_cross_entropy_forward(int64_t N, int64_t C, prophet_buffer_t
   stream->enqueue([=] {
     const auto *target = data_of<const int32_t>(targets);
     // Step 1: refuse targets out of range before writing anything.
-    if (const int64_t bad = first_out_of_range(target, N, C); bad >= 0) return bad_target(kName, target, bad, C);
+    if (const int64_t bad = first_out_of_range(target, N, C); bad >= 0) {
+      return bad_target(kName, target, bad, C);
+    }
     // Step 2: per-row logsumexp and loss.
     const float *x = data_of<const float>(logits);
     float *loss_data = data_of<float>(loss);
@@ -65,13 +69,16 @@ prophet_status_t nn_cross_entropy_backward(int64_t N, int64_t C, float scale,
   if (s != PROPHET_OK) return s;
   stream->enqueue([=] {
     const auto *target = data_of<const int32_t>(targets);
-    if (const int64_t bad = first_out_of_range(target, N, C); bad >= 0) return bad_target(kName, target, bad, C);
+    if (const int64_t bad = first_out_of_range(target, N, C); bad >= 0) {
+      return bad_target(kName, target, bad, C);
+    }
     const float *x = data_of<const float>(logits);
     const float *lse_data = data_of<const float>(lse);
     float *grad = data_of<float>(d_logits);
 #pragma omp parallel for schedule(static) if (N * C > kNnParallelElements)
     for (int64_t n = 0; n < N; ++n) {
-      kernels::cross_entropy_backward_row(x + n * C, target[n], lse_data[n], C, scale, grad + n * C);
+      kernels::cross_entropy_backward_row(x + n * C, target[n], lse_data[n], C, scale,
+                                          grad + n * C);
     }
     return PROPHET_OK;
   });

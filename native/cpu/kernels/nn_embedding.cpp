@@ -17,10 +17,14 @@ prophet_status_t check_embedding(const char *kernel, int64_t N, int64_t V, int64
   prophet_status_t s = check_dims(kernel, {N, d}, {0, 0});
   if (s == PROPHET_OK) s = check_dims(kernel, {V, d}, {1, 0});
   if (s == PROPHET_OK) s = check_dims(kernel, {P, d}, {0, 0});
-  if (s == PROPHET_OK && V > INT32_MAX) s = fail(PROPHET_ERR_INVALID, std::string(kernel) + ": vocab must be below 2^31");
+  if (s == PROPHET_OK && V > INT32_MAX) {
+    s = fail(PROPHET_ERR_INVALID, std::string(kernel) + ": vocab must be below 2^31");
+  }
   if (s == PROPHET_OK) s = require_buffer(kernel, "ids", ids, N, 4);
   if (s == PROPHET_OK) s = require_buffer(kernel, table_name, table_like, V * d, 4);
-  if (s == PROPHET_OK && P > 0 && pos_like != nullptr) s = require_buffer(kernel, pos_name, pos_like, P * d, 4);
+  if (s == PROPHET_OK && P > 0 && pos_like != nullptr) {
+    s = require_buffer(kernel, pos_name, pos_like, P * d, 4);
+  }
   if (s == PROPHET_OK) s = require_buffer(kernel, rows_name, rows, N * d, 4);
   return s;
 }
@@ -50,7 +54,8 @@ prophet_status_t nn_embedding_forward(int64_t N, int64_t V, int64_t d, int64_t P
                                       prophet_stream_t stream) {
   constexpr const char *kName = "embedding forward";
   if (P > 0 && pos_table == nullptr) {
-    return fail(PROPHET_ERR_INVALID, std::string(kName) + ": pos_table is NULL but num_positions > 0");
+    return fail(PROPHET_ERR_INVALID,
+                std::string(kName) + ": pos_table is NULL but num_positions > 0");
   }
   if (prophet_status_t s = check_embedding(kName, N, V, d, P, ids, table, "table", pos_table,
                                            "pos_table", out, "out");

@@ -23,7 +23,9 @@ prophet_status_t nn_rmsnorm_forward(int64_t N, int64_t d, float eps, prophet_buf
                                     prophet_buffer_t rstd, prophet_stream_t stream) {
   constexpr const char *kName = "rmsnorm forward";
   prophet_status_t s = check_rows(kName, N, d);
-  if (s == PROPHET_OK && !(eps > 0.0f)) s = fail(PROPHET_ERR_INVALID, std::string(kName) + ": eps must be > 0");
+  if (s == PROPHET_OK && !(eps > 0.0f)) {
+    s = fail(PROPHET_ERR_INVALID, std::string(kName) + ": eps must be > 0");
+  }
   if (s == PROPHET_OK) s = require_buffer(kName, "x", x, N * d, 4);
   if (s == PROPHET_OK) s = require_buffer(kName, "gain", gain, d, 4);
   if (s == PROPHET_OK) s = require_buffer(kName, "y", y, N * d, 4);
@@ -76,7 +78,8 @@ prophet_status_t nn_rmsnorm_backward(int64_t N, int64_t d, prophet_buffer_t d_y,
       const int64_t begin = block * kGainBlock, end = std::min(d, begin + kGainBlock);
       float acc[kGainBlock] = {};
       for (int64_t n = 0; n < N; ++n) {
-        for (int64_t i = begin; i < end; ++i) acc[i - begin] += dy[n * d + i] * x_data[n * d + i] * rstd_data[n];
+        const float *dy_row = dy + n * d, *x_row = x_data + n * d;
+        for (int64_t i = begin; i < end; ++i) acc[i - begin] += dy_row[i] * x_row[i] * rstd_data[n];
       }
       for (int64_t i = begin; i < end; ++i) gain_grad[i] += acc[i - begin];
     }
