@@ -37,6 +37,20 @@ export class TextDataset {
   }
 
   /**
+   * The text cut in two at byte ⌊length·(1 − validFraction)⌋: the first part for training, the
+   * rest held out for validation (views, not copies). validFraction in [0, 1).
+   *
+   * @example TextDataset.load().split(0.1) // 90% train, the last 10% validation
+   */
+  split(validFraction: number): { readonly train: TextDataset; readonly valid: TextDataset } {
+    const expected = 'finite number in [0, 1)';
+    if (typeof validFraction !== 'number') throw invalidType('validFraction', expected, validFraction);
+    if (!(validFraction >= 0 && validFraction < 1)) throw invalidValue('validFraction', expected, validFraction);
+    const cut = Math.floor(this.bytes.length * (1 - validFraction));
+    return { train: new TextDataset(this.bytes.subarray(0, cut)), valid: new TextDataset(this.bytes.subarray(cut)) };
+  }
+
+  /**
    * `batch` windows of `seq + 1` consecutive bytes at uniform random starts in
    * [0, bytes.length − seq − 1] (one rng.nextInt draw per row, rows in order), split into
    * inputs and targets. The same rng state always gives the same batch.

@@ -87,6 +87,17 @@ describe('TextDataset', () => {
     expect([...starts].sort()).toEqual([10, 11]);
   });
 
+  it('splits into a training head and a held-out tail', () => {
+    const text = new TextDataset(Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    const { train, valid } = text.split(0.25);
+    expect(Array.from(train.bytes)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(Array.from(valid.bytes)).toEqual([7, 8, 9]);
+    expect(text.split(0).valid.bytes.length).toBe(0);
+    expect(() => text.split(1)).toThrow(new RangeError('Expected finite number in [0, 1) for validFraction but received 1 of type number'));
+    expect(() => text.split(NaN)).toThrow(RangeError);
+    expect(() => text.split(-0.5)).toThrow(new RangeError('Expected finite number in [0, 1) for validFraction but received -0.5 of type number'));
+  });
+
   it.each([
     [() => dataset.sampleBatch({} as never, 1, 1), TypeError, 'Expected Rng for rng but received Object of type object'],
     [() => dataset.sampleBatch(Rng.fromSeed(1), 0, 1), RangeError, 'Expected integer >= 1 for batch but received 0 of type number'],
