@@ -17,3 +17,6 @@ export { createLocalWorld, type LocalWorldOptions } from './comm/local.js';
 export { createGlooCommunicator, glooAvailable, type GlooCommunicatorOptions } from './comm/gloo.js';
 export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';
 export * from './kernels/index.js';
+export * from './nn/index.js';
+export { type Batch, DEFAULT_TEXT_PATH, TextDataset, unigramEntropyBits } from './model/data.js';
+export { Rng, type RngState } from './model/rng.js';

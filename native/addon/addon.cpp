@@ -13,6 +13,7 @@ namespace prophet::addon {
 void register_gating(Napi::Env env, Napi::Object exports);   // kernels_gating_binding.cpp
 void register_permute(Napi::Env env, Napi::Object exports);  // kernels_permute_binding.cpp
 void register_comm(Napi::Env env, Napi::Object exports);  // comm_register.cpp
+void register_nn(Napi::Env env, Napi::Object exports);       // kernels_nn_binding.cpp
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
@@ -34,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_gating(env, exports);
   register_permute(env, exports);
   register_comm(env, exports);
+  register_nn(env, exports);
   return exports;
 }
 

@@ -21,6 +21,7 @@ struct prophet_gating_i;  /* kernels_gating.h: softmax + top-k routing, capacity
 struct prophet_permute_i; /* kernels_permute.h: dispatch (permute) and combine (unpermute) */
 struct prophet_ffn_i;     /* kernels_ffn.h: grouped expert FFN forward/backward */
 struct prophet_optim_i;   /* kernels_optim.h: SGD, AdamW, zeroing, norms and clipping */
+struct prophet_nn_i;      /* kernels_nn.h: embedding, RMSNorm, causal attention, cross-entropy */
 
 typedef struct prophet_kernel_i {
   const struct prophet_gemm_i *gemm;
@@ -28,6 +29,7 @@ typedef struct prophet_kernel_i {
   const struct prophet_permute_i *permute;
   const struct prophet_ffn_i *ffn;
   const struct prophet_optim_i *optim;
+  const struct prophet_nn_i *nn;
 } prophet_kernel_i;
 
 #ifdef __cplusplus

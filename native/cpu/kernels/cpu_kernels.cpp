@@ -11,6 +11,7 @@ extern const prophet_gating_i kGating __attribute__((weak));
 extern const prophet_permute_i kPermute __attribute__((weak));
 extern const prophet_ffn_i kFfn __attribute__((weak));
 extern const prophet_optim_i kOptim __attribute__((weak));
+extern const prophet_nn_i kNn __attribute__((weak));
 
 extern const prophet_kernel_i kKernel = {
     /* .gemm    = */ &kGemm,
@@ -18,6 +19,7 @@ extern const prophet_kernel_i kKernel = {
     /* .permute = */ &kPermute,
     /* .ffn     = */ &kFfn,
     /* .optim   = */ &kOptim,
+    /* .nn      = */ &kNn,
 };
 
 }  // namespace prophet::cpu
