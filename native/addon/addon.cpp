@@ -10,6 +10,8 @@
 
 namespace prophet::addon {
 
+void register_nccl(Napi::Env env, Napi::Object exports);  // nccl_binding.cpp
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by node at environment teardown
@@ -27,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New<backend_info>(env, "backendInfo"));
   exports.Set("memoryStats", Napi::Function::New<memory_stats>(env, "memoryStats"));
   exports.Set("copy", Napi::Function::New<copy_storage>(env, "copy"));
+  register_nccl(env, exports);
   return exports;
 }
 
