@@ -13,3 +13,8 @@ export { Tensor, type TensorOptions, type StreamOption } from './runtime/tensor.
 export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/dtype.js';
 export { ProphetError, type ErrorCode } from './errors.js';
 export type { BackendName, NativeDeviceInfo, NativeMemoryStats } from './native.js';
+export { initProcessGroup, type ProcessGroup, type ProcessGroupOptions, type ProcessGroupBackend } from './comm/process-group.js';
+export { readLaunchEnv, type LaunchEnv, type LaunchSource, type Environment } from './comm/env.js';
+export { startStoreServer, StoreClient, type StoreServer, type StoreClientOptions } from './comm/store.js';
+export { launch, type LaunchOptions, type LaunchResult, type RankFailure } from './comm/launcher.js';
+export { loadNccl, ncclInitRank, type NcclLibrary, type NcclComm } from './comm/nccl.js';
