@@ -105,6 +105,7 @@ function serveConnection(socket: Socket, store: KeyValueStore): void {
   let pending: Waiter | undefined;
   let busy = false;
   let pumping = false;
+  let broken = false; // after an oversized frame nothing more is read
 
   const onReply = (reply: Reply) => {
     pending = undefined;
@@ -123,6 +124,7 @@ function serveConnection(socket: Socket, store: KeyValueStore): void {
     pumping = false;
   };
   socket.on('data', (chunk: Buffer) => {
+    if (broken) return;
     reader.push(chunk);
     try {
       for (let request = reader.nextRequest(); request !== undefined; request = reader.nextRequest()) {
@@ -130,6 +132,7 @@ function serveConnection(socket: Socket, store: KeyValueStore): void {
       }
     } catch (error) {
       // An oversized field: the stream cannot be resynchronized, so answer and hang up.
+      broken = true;
       socket.end(encodeResponse(StoreStatus.error, Buffer.from((error as Error).message, 'utf8')));
       return;
     }

@@ -1,13 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { launch, planLaunch, rankEnvironments, type LaunchOptions } from '../../src/comm/launcher.js';
 import { transpileSources } from '../support/transpile.js';
 
+const thisFile = fileURLToPath(import.meta.url);
 let dir: string;
 let compiled: string;
 const pids: number[] = [];
@@ -68,7 +70,7 @@ const sleeper = "console.log('pid ' + process.pid); setInterval(() => {}, 1000);
 
 describe('rank environment', () => {
   it('follows torchrun for 2 nodes of 3', () => {
-    const plan = planLaunch({ script: __filename, nprocPerNode: 3, nnodes: 2, nodeRank: 1, masterAddr: 'head', masterPort: 1234 });
+    const plan = planLaunch({ script: thisFile, nprocPerNode: 3, nnodes: 2, nodeRank: 1, masterAddr: 'head', masterPort: 1234 });
     const envs = rankEnvironments(plan, { PATH: '/bin' }, 16, 9000);
     expect(envs.map((e) => [e.RANK, e.LOCAL_RANK])).toEqual([['3', '0'], ['4', '1'], ['5', '2']]);
     for (const env of envs) {
@@ -79,10 +81,10 @@ describe('rank environment', () => {
   });
 
   it('rejects bad options naming them', () => {
-    expect(() => planLaunch({ script: __filename, nprocPerNode: 0 })).toThrow('Expected integer in [1, 4096] for options.nprocPerNode but received 0 of type number');
-    expect(() => planLaunch({ script: __filename, nnodes: 2, nodeRank: 1 })).toThrow('Expected host of rank 0 (required with several nodes) for options.masterAddr but received undefined');
-    expect(() => planLaunch({ script: __filename, nnodes: 2, nodeRank: 0, masterAddr: 'h', masterPort: 'auto' })).toThrow('Expected integer in [1, 65535] for options.masterPort but received 0');
-    expect(() => planLaunch({ script: __filename, nnodes: 2, nodeRank: 2, masterAddr: 'h' })).toThrow('Expected integer in [0, 1] for options.nodeRank but received 2');
+    expect(() => planLaunch({ script: thisFile, nprocPerNode: 0 })).toThrow('Expected integer in [1, 4096] for options.nprocPerNode but received 0 of type number');
+    expect(() => planLaunch({ script: thisFile, nnodes: 2, nodeRank: 1 })).toThrow('Expected host of rank 0 (required with several nodes) for options.masterAddr but received undefined');
+    expect(() => planLaunch({ script: thisFile, nnodes: 2, nodeRank: 0, masterAddr: 'h', masterPort: 'auto' })).toThrow('Expected integer in [1, 65535] for options.masterPort but received 0');
+    expect(() => planLaunch({ script: thisFile, nnodes: 2, nodeRank: 2, masterAddr: 'h' })).toThrow('Expected integer in [0, 1] for options.nodeRank but received 2');
     expect(() => planLaunch({ script: '/no/such/script.js' })).toThrow('Expected path of an existing script for options.script but received "/no/such/script.js"');
   });
 });
@@ -184,9 +186,11 @@ describe('launch', () => {
   });
 
   it('fails clearly when MASTER_PORT is taken', async () => {
-    const blocker: Server = createServer();
+    // Another service on the port: it accepts connections and never answers.
+    const held: Socket[] = [];
+    const blocker: Server = createServer((socket) => held.push(socket.resume()));
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
+    cleanups.push(() => new Promise((resolve) => { held.forEach((socket) => socket.destroy()); blocker.close(resolve); }));
     const address = blocker.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     const meet = script('meet-taken.mjs', `

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { readLaunchEnv, type Environment } from '../../src/comm/env.js';
@@ -76,9 +76,10 @@ describe('rendezvous', () => {
   });
 
   it('reports a taken MASTER_PORT clearly', async () => {
-    const blocker: Server = createServer();
+    const held: Socket[] = [];
+    const blocker: Server = createServer((socket) => held.push(socket.resume()));
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => blocker.close(r)));
+    cleanups.push(() => new Promise((r) => { held.forEach((socket) => socket.destroy()); blocker.close(r); }));
     const address = blocker.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     const [zero] = await meet([envOf(0, 2, port)], 500);

@@ -233,4 +233,15 @@ describe('wire protocol', () => {
     const response = await rawExchange(s.port, frames, expected.length);
     expect(response.toString('hex')).toBe(expected.toString('hex'));
   });
+
+  it('answers an oversized key length with ERROR and hangs up', async () => {
+    const s = await server();
+    const header = Buffer.alloc(5);
+    header[0] = 1;
+    header.writeUInt32LE(1 << 20, 1);
+    const message = Buffer.from('key of 1048576 bytes exceeds 65536');
+    const expected = Buffer.concat([Buffer.of(2, message.length, 0, 0, 0), message]);
+    const response = await rawExchange(s.port, [header], expected.length);
+    expect(response.toString('hex')).toBe(expected.toString('hex'));
+  });
 });
