@@ -48,11 +48,15 @@ export interface ProcessGroup<C = NativeCommunicatorHandle> {
   readonly communicator: C;
   /** The rendezvous (store connection), for exchanging small values between ranks. */
   readonly rendezvous: Rendezvous;
-  /** Frees the communicator and leaves the store (rank 0 stops it). Idempotent. */
+  /** Frees the communicator and leaves the store; rank 0 waits up to 30 s (or the timeout,
+   * if shorter) for the others to leave, then stops it. Idempotent. */
   destroy(): Promise<void>;
 }
 
 const defaultTimeoutMs = 300_000;
+// How long rank 0's destroy() waits for the other ranks to leave before stopping the store: a
+// peer that exited without destroy() must not hold rank 0 for the full timeout.
+const leaveWaitMs = 30_000;
 
 /**
  * Joins the process group described by the environment (torchrun, Slurm or Open MPI variables;
@@ -96,7 +100,7 @@ function groupOf(backend: ProcessGroupBackend, launch: LaunchEnv, met: Rendezvou
     destroy() {
       destroyed ??= (async () => {
         disposeCommunicator(communicator);
-        await met.close(timeoutMs);
+        await met.close(Math.min(timeoutMs, leaveWaitMs));
       })();
       return destroyed;
     },
