@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../comm/cuda_device.h"
 #include "../comm/nccl_loader.h"
 #include "errors.h"
 
@@ -14,10 +15,14 @@ namespace {
 
 using comm::NcclApi;
 
-Napi::Error nccl_error(Napi::Env env, const std::string &message) {
+Napi::Error coded_error(Napi::Env env, const char *code, const std::string &message) {
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, "ENCCL"));
+  error.Set("code", Napi::String::New(env, code));
   return error;
+}
+
+Napi::Error nccl_error(Napi::Env env, const std::string &message) {
+  return coded_error(env, "ENCCL", message);
 }
 
 // The loaded library, or an ENCCL error telling the caller to load it first.
@@ -111,26 +116,37 @@ class NcclComm : public Napi::ObjectWrap<NcclComm> {
   int size_ = 0;
 };
 
-// Runs ncclCommInitRank off the JS thread: it blocks until every rank has joined.
+// Runs ncclCommInitRank off the JS thread (it blocks until every rank has joined), after
+// making `device` current on that thread when device >= 0 (NCCL uses the current device).
 class InitWorker : public Napi::AsyncWorker {
  public:
   InitWorker(Napi::Env env, const NcclApi &api, Napi::FunctionReference *ctor,
-             const comm::ncclUniqueId &id, int rank, int size)
+             const comm::ncclUniqueId &id, int rank, int size, int device)
       : Napi::AsyncWorker(env, "prophet:nccl-init"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        api_(api), ctor_(ctor), id_(id), rank_(rank), size_(size) {}
+        api_(api), ctor_(ctor), id_(id), rank_(rank), size_(size), device_(device) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
+    // Without a driver NCCL's own init reports the problem, in NCCL's words.
+    if (device_ >= 0 && comm::select_cuda_device(device_, &device_error_) ==
+                            comm::DeviceSelection::kFailed) {
+      return;
+    }
     result_ = api_.comm_init_rank(&comm_, size_, id_, rank_);
     if (result_ != 0) message_ = comm::nccl_error_message(api_, result_);
   }
 
   void OnOK() override {
     Napi::Env env = Env();
+    const std::string where = " (rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ")";
+    if (!device_error_.empty()) {
+      const std::string message = "cannot use CUDA device " + std::to_string(device_) + where + ": " + device_error_;
+      deferred_.Reject(coded_error(env, "ECUDA", message).Value());
+      return;
+    }
     if (result_ != 0) {
-      const std::string where = " (rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ")";
       deferred_.Reject(nccl_error(env, "ncclCommInitRank failed" + where + ": " + message_).Value());
       return;
     }
@@ -148,12 +164,15 @@ class InitWorker : public Napi::AsyncWorker {
   comm::ncclUniqueId id_;
   int rank_;
   int size_;
+  int device_;
+  std::string device_error_;
   comm::ncclComm_t comm_ = nullptr;
   comm::ncclResult_t result_ = 0;
   std::string message_;
 };
 
-// ncclInitRank(uniqueId: Uint8Array(128), rank, size) -> Promise<NcclComm>
+// ncclInitRank(uniqueId: Uint8Array(128), rank, size, device) -> Promise<NcclComm>;
+// device -1 keeps the thread's current device.
 Napi::Value nccl_init_rank(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto *ctor = static_cast<Napi::FunctionReference *>(info.Data());
@@ -161,14 +180,18 @@ Napi::Value nccl_init_rank(const Napi::CallbackInfo &info) {
       info[0].As<Napi::Uint8Array>().ElementLength() != comm::kNcclUniqueIdBytes) {
     throw_type_error(env, "uniqueId", "a Uint8Array of 128 bytes");
   }
-  if (!info[1].IsNumber() || !info[2].IsNumber()) throw_type_error(env, "rank, size", "numbers");
+  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw_type_error(env, "rank, size, device", "numbers");
+  }
   const int rank = info[1].As<Napi::Number>().Int32Value();
   const int size = info[2].As<Napi::Number>().Int32Value();
+  const int device = info[3].As<Napi::Number>().Int32Value();
   if (size < 1 || rank < 0 || rank >= size) throw_range_error(env, "rank", "expected 0 <= rank < size");
+  if (device < -1) throw_range_error(env, "device", "expected -1 or a device index");
   const NcclApi &api = loaded_api(env);
   comm::ncclUniqueId id{};
   std::memcpy(id.internal, info[0].As<Napi::Uint8Array>().Data(), comm::kNcclUniqueIdBytes);
-  auto *worker = new InitWorker(env, api, ctor, id, rank, size);
+  auto *worker = new InitWorker(env, api, ctor, id, rank, size, device);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -42,7 +42,7 @@ declare module '../native.js' {
   interface NativeAddon {
     ncclLoad(candidates: readonly string[]): NativeNcclLoadResult;
     ncclUniqueId(): Uint8Array;
-    ncclInitRank(uniqueId: Uint8Array, rank: number, size: number): Promise<NcclComm>;
+    ncclInitRank(uniqueId: Uint8Array, rank: number, size: number, device: number): Promise<NcclComm>;
   }
 }
 
@@ -184,13 +184,17 @@ export interface NcclInitOptions {
   readonly uniqueId: Uint8Array;
   readonly rank: number;
   readonly size: number;
+  /** CUDA device to initialize on (made current through the driver API); default: the current
+   * device of the worker thread, i.e. device 0. initProcessGroup passes LOCAL_RANK. */
+  readonly device?: number;
 }
 
 /**
- * Creates this rank's NCCL communicator (ncclCommInitRank on the current CUDA device, off the
- * JS thread). Every rank of the group must call it with the same id; NCCL blocks until all
+ * Creates this rank's NCCL communicator (ncclCommInitRank on `options.device`, off the JS
+ * thread). Every rank of the group must call it with the same id; NCCL blocks until all
  * have, so call it after the rendezvous has seen every rank. Rejects with ProphetError ENCCL
- * carrying NCCL's own message (e.g. without a GPU), never crashes. Loads NCCL first if needed.
+ * carrying NCCL's own message (e.g. without a GPU), or ECUDA when the driver refuses the
+ * device; never crashes. Loads NCCL first if needed.
  */
 export async function ncclInitRank(options: NcclInitOptions): Promise<NcclComm> {
   if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
@@ -199,7 +203,8 @@ export async function ncclInitRank(options: NcclInitOptions): Promise<NcclComm> 
   }
   const size = checkInteger('options.size', options.size, 1, 2 ** 31 - 1);
   const rank = checkInteger('options.rank', options.rank, 0, size - 1);
+  const device = options.device === undefined ? -1 : checkInteger('options.device', options.device, 0, 1023);
   loadNccl();
   const callerStack = new Error().stack;
-  return settleNative(addon().ncclInitRank(options.uniqueId, rank, size), callerStack);
+  return settleNative(addon().ncclInitRank(options.uniqueId, rank, size, device), callerStack);
 }

@@ -147,7 +147,8 @@ function ncclFactory(): Factory {
     if (uniqueId.length !== ncclUniqueIdBytes) {
       throw new ProphetError('ECOMM', `store key '${key}' holds ${uniqueId.length} bytes, not an NCCL unique id`);
     }
-    return ncclInitRank({ uniqueId: new Uint8Array(uniqueId), rank: launch.rank, size: launch.worldSize });
+    // One GPU per local rank, as torchrun scripts do with set_device(LOCAL_RANK).
+    return ncclInitRank({ uniqueId: new Uint8Array(uniqueId), rank: launch.rank, size: launch.worldSize, device: launch.localRank });
   };
 }
 

@@ -151,8 +151,19 @@ describe('loading', () => {
     expect((result as Error).message).toMatch(/cuda|CUDA|system error|internal error/);
   });
 
+  it.skipIf(wheel === undefined)('fails cleanly on an explicit device without a GPU (ENCCL without a driver, else ECUDA)', async () => {
+    const nccl = loadNccl();
+    if (existsSync('/dev/nvidia0')) return; // covered by the GPU suite
+    const hasDriver = existsSync('/usr/lib/x86_64-linux-gnu/libcuda.so.1') || existsSync('/usr/lib64/libcuda.so.1');
+    const error = await ncclInitRank({ uniqueId: nccl.uniqueId(), rank: 0, size: 1, device: 3 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProphetError);
+    if (hasDriver) expect(error).toMatchObject({ code: 'ECUDA', message: expect.stringContaining('cannot use CUDA device 3 (rank 0 of 1): ') });
+    else expect(error).toMatchObject({ code: 'ENCCL', message: expect.stringContaining('ncclCommInitRank failed (rank 0 of 1): ') });
+  });
+
   it('validates ncclInitRank arguments', async () => {
     await expect(ncclInitRank({ uniqueId: new Uint8Array(12), rank: 0, size: 1 })).rejects.toThrow('Expected Uint8Array of 128 bytes for options.uniqueId but received Uint8Array(12)');
     await expect(ncclInitRank({ uniqueId: new Uint8Array(128), rank: 2, size: 2 })).rejects.toThrow('Expected integer in [0, 1] for options.rank but received 2 of type number');
+    await expect(ncclInitRank({ uniqueId: new Uint8Array(128), rank: 0, size: 1, device: -1 })).rejects.toThrow('Expected integer in [0, 1023] for options.device but received -1 of type number');
   });
 });
