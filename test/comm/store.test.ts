@@ -94,10 +94,10 @@ describe('store semantics', () => {
     expect((error as ProphetError).code).toBe('ETIMEDOUT');
     expect((error as Error).message).toContain("store get('never'): key 'never' was not set within 200 ms");
     expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(1500);
+    expect(elapsed).toBeLessThan(3000);
     const immediate = Date.now();
     await expect(c.wait('never', { timeoutMs: 0 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-    expect(Date.now() - immediate).toBeLessThan(200);
+    expect(Date.now() - immediate).toBeLessThan(1000);
     // The connection stays usable after a timeout.
     await c.set('never', 'now');
     expect(await c.getString('never', { timeoutMs: 0 })).toBe('now');
@@ -173,7 +173,7 @@ describe('connection', () => {
     const error = await StoreClient.connect('127.0.0.1', port, { timeoutMs: 300 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ETIMEDOUT' });
     expect((error as Error).message).toContain(`could not connect to the store at 127.0.0.1:${port} within 300 ms`);
-    expect(Date.now() - start).toBeLessThan(2000);
+    expect(Date.now() - start).toBeLessThan(3000);
   });
 
   it('rejects pending calls with ECOMM when the server goes away', async () => {
