@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +183,48 @@ describe('launch', () => {
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(4);
     for (const line of lines) expect(JSON.parse(line.slice(line.indexOf('] ') + 2))).toEqual({ seen: ['0', '1', '4', '9'], sum: 10 });
+  });
+
+  it('joins a process group in every rank or fails on every rank with the reason', async () => {
+    // Gloo when the addon has it; otherwise the clear "not built" error, on every rank.
+    const join = script('group.mjs', `
+      import { initProcessGroup } from '${compiled}/src/comm/process-group.js';
+      try {
+        const group = await initProcessGroup({ backend: 'gloo', timeoutMs: 10000 });
+        console.log('joined ' + group.rank + '/' + group.worldSize);
+        await group.destroy();
+      } catch (error) {
+        console.error(error.code + ': ' + error.message);
+        process.exit(2);
+      }
+    `);
+    const { result, stdout, stderr } = await run({ script: join, nprocPerNode: 2 });
+    if (result.exitCode === 0) {
+      expect(stdout.trim().split('\n').sort()).toEqual(['[rank 0] joined 0/2', '[rank 1] joined 1/2']);
+    } else {
+      expect(result).toMatchObject({ exitCode: 2 });
+      expect(stderr).toContain("ECOMM: the multi-process CPU backend ('gloo') is not built into this addon");
+    }
+  });
+
+  it('exchanges the NCCL id across processes; without a GPU every rank fails with NCCL\'s message', async (context) => {
+    if (existsSync('/dev/nvidia0')) context.skip('a GPU is present: covered by the GPU suite');
+    const nccl = script('nccl.mjs', `
+      import { initProcessGroup } from '${compiled}/src/comm/process-group.js';
+      try {
+        await initProcessGroup({ backend: 'nccl', timeoutMs: 10000 });
+        console.log('unexpected success');
+      } catch (error) {
+        console.log(error.code + ': ' + error.message.split('\\n')[0]);
+      }
+    `);
+    const { result, stdout } = await run({ script: nccl, nprocPerNode: 2 });
+    expect(result.exitCode).toBe(0);
+    const lines = stdout.trim().split('\n').sort();
+    if (lines[0]!.includes('Could not load libnccl.so.2')) context.skip('NCCL is not installed (pip install nvidia-nccl-cu13)');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\[rank 0\] ENCCL: ncclCommInitRank failed \(rank 0 of 2\): \S/);
+    expect(lines[1]).toMatch(/^\[rank 1\] ENCCL: ncclCommInitRank failed \(rank 1 of 2\): \S/);
   });
 
   it('fails clearly when MASTER_PORT is taken', async () => {

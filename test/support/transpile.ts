@@ -2,8 +2,11 @@
  * Compiles src/ to plain JavaScript in a temporary folder (types stripped, no type check), so
  * that tests can start real child processes (rank scripts, the `prophet` CLI) on Node 20, which
  * cannot run TypeScript itself. Returns the folder; its src/ mirrors the repository's.
+ *
+ * The folder is made inside build/ (ignored by git) when it exists, so that src/native.js, looking
+ * upwards for package.json + binding.gyp, finds this checkout and loads its built addon.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
@@ -19,7 +22,8 @@ function* tsFiles(dir: string): Generator<string> {
 }
 
 export function transpileSources(): string {
-  const out = mkdtempSync(join(tmpdir(), 'prophet-js-'));
+  const buildDir = join(root, 'build');
+  const out = mkdtempSync(join(existsSync(buildDir) ? buildDir : tmpdir(), 'test-js-'));
   for (const file of tsFiles(join(root, 'src'))) {
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
