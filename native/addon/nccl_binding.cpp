@@ -1,5 +1,7 @@
-// Bindings only: the search order is built by src/comm/nccl.ts; this file unwraps arguments,
-// calls the loader and turns NCCL results into Errors with code ENCCL.
+// NCCL bindings, registered by register_nccl() (one call in addon.cpp): ncclLoad, ncclUniqueId,
+// ncclInitRank and the NcclComm handle. Bindings only: the search order is built by
+// src/comm/nccl.ts; this file unwraps arguments, calls the loader and turns NCCL results into
+// Errors with code ENCCL (ECUDA when the driver refuses the device).
 #include <napi.h>
 
 #include <cstring>
@@ -198,6 +200,9 @@ Napi::Value nccl_init_rank(const Napi::CallbackInfo &info) {
 }
 
 }  // namespace
+
+// Declared in addon.cpp, which calls it once per environment.
+void register_nccl(Napi::Env env, Napi::Object exports);
 
 void register_nccl(Napi::Env env, Napi::Object exports) {
   // The constructor reference lives as long as the environment.
