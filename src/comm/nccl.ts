@@ -144,11 +144,16 @@ export function loadNccl(options: LoadNcclOptions = {}): NcclLibrary {
     throw invalidType('options.path', 'non-empty string', options.path);
   }
   const env = options.env ?? process.env;
-  const needsPython = options.path === undefined && (env.PROPHET_NCCL_LIBRARY ?? '') === '';
-  const search = ncclSearchOrder(options, env, needsPython ? pythonSitePackages(env) : []);
   const native = addon();
-  const result = guard(() => native.ncclLoad(search.candidates.map((c) => c.path)));
-  if (!result.loaded || result.path === null || result.version === null) throw notFound(search, result.failures);
+  // Once loaded, NCCL stays for the process: skip the search (and its python3 call).
+  let result = guard(() => native.ncclLoad([]));
+  if (!result.loaded) {
+    const needsPython = options.path === undefined && (env.PROPHET_NCCL_LIBRARY ?? '') === '';
+    const search = ncclSearchOrder(options, env, needsPython ? pythonSitePackages(env) : []);
+    result = guard(() => native.ncclLoad(search.candidates.map((c) => c.path)));
+    if (!result.loaded) throw notFound(search, result.failures);
+  }
+  if (result.path === null || result.version === null) throw new ProphetError('ENCCL', 'the addon reported NCCL loaded without a path or version');
   if (options.path !== undefined && !samePath(options.path, result.path)) {
     throw new ProphetError('ENCCL', `NCCL is already loaded from ${result.path}; a process can load only one NCCL, so options.path ${options.path} was not loaded`);
   }

@@ -54,11 +54,11 @@ describe('rendezvous', () => {
   it('names expected vs arrived ranks when WORLD_SIZE is larger than the ranks started', async () => {
     const port = await freePort();
     const start = Date.now();
-    const results = await meet([envOf(0, 3, port), envOf(1, 3, port)], 600);
+    const results = await meet([envOf(0, 3, port), envOf(1, 3, port)], 1500);
     expect(Date.now() - start).toBeLessThan(5000);
     for (const result of results) {
       expect(result).toMatchObject({ code: 'ETIMEDOUT' });
-      expect((result as Error).message).toContain(`rendezvous at 127.0.0.1:${port} timed out after 600 ms: expected WORLD_SIZE=3 ranks, 2 arrived (missing ranks: 2)`);
+      expect((result as Error).message).toContain(`rendezvous at 127.0.0.1:${port} timed out after 1500 ms: expected WORLD_SIZE=3 ranks, 2 arrived (missing ranks: 2)`);
     }
   });
 
@@ -71,7 +71,7 @@ describe('rendezvous', () => {
 
   it('reports two processes with one rank', async () => {
     const port = await freePort();
-    const results = await meet([envOf(0, 3, port), envOf(1, 3, port), envOf(1, 3, port)], 600);
+    const results = await meet([envOf(0, 3, port), envOf(1, 3, port), envOf(1, 3, port)], 2000);
     expect(results.filter((r) => r instanceof Error && r.message === 'rank 1 checked in twice: two processes have RANK=1')).toHaveLength(1);
   });
 
@@ -128,7 +128,7 @@ describe('initProcessGroup', () => {
     if (!hasNccl || existsSync('/dev/nvidia0')) context.skip('needs NCCL installed and no GPU');
     const port = await freePort();
     const results = await Promise.all(
-      [0, 1].map((rank) => initProcessGroup({ backend: 'nccl', timeoutMs: 5000, env: envOf(rank, 2, port) }).catch((e: unknown) => e as Error)),
+      [0, 1].map((rank) => initProcessGroup({ backend: 'nccl', timeoutMs: 15_000, env: envOf(rank, 2, port) }).catch((e: unknown) => e as Error)),
     );
     for (const [rank, result] of results.entries()) {
       expect(result).toMatchObject({ code: 'ENCCL' });
