@@ -65,6 +65,23 @@ async function run(options: LaunchOptions) {
   return { result, stdout: out.join(''), stderr: err.join('') };
 }
 
+// Lets a rank wait until every rank has started (and installed its handlers), so that tests do
+// not depend on how fast a loaded machine starts processes. Each rank marks itself ready with
+// a file in READY_DIR.
+const readiness = `
+  import { existsSync, writeFileSync } from 'node:fs';
+  const ready = (rank) => process.env.READY_DIR + '/ready-' + rank;
+  const markReady = () => writeFileSync(ready(process.env.RANK), '');
+  const allReady = async () => {
+    const ranks = [...Array(Number(process.env.WORLD_SIZE)).keys()];
+    while (!ranks.every((r) => existsSync(ready(r)))) await new Promise((r) => setTimeout(r, 20));
+  };
+`;
+
+function readyEnv(): Record<string, string | undefined> {
+  return { ...process.env, READY_DIR: mkdtempSync(join(dir, 'ready-')) };
+}
+
 // A rank that prints its pid and then waits forever (until killed).
 const sleeper = "console.log('pid ' + process.pid); setInterval(() => {}, 1000);\n";
 
@@ -120,14 +137,15 @@ describe('launch', () => {
   });
 
   it('stops the others and names the rank, its code and stderr when one exits 3', async () => {
-    const failing = script('fail.mjs', `
+    const failing = script('fail.mjs', `${readiness}
       console.log('pid ' + process.pid);
-      if (process.env.RANK === '1') setTimeout(() => { console.error('loss is NaN at step 7'); process.exit(3); }, 300);
+      markReady();
+      if (process.env.RANK === '1') { await allReady(); console.error('loss is NaN at step 7'); process.exit(3); }
       else setInterval(() => {}, 1000);
     `);
     const start = Date.now();
-    const { result, stderr } = await run({ script: failing, nprocPerNode: 3 });
-    expect(Date.now() - start).toBeLessThan(5000);
+    const { result, stderr } = await run({ script: failing, nprocPerNode: 3, env: readyEnv() });
+    expect(Date.now() - start).toBeLessThan(10_000);
     expect(result.exitCode).toBe(3);
     expect(result.failedRank).toBe(1);
     expect(result.failure).toMatchObject({ rank: 1, exitCode: 3, signal: null, stderrTail: ['loss is NaN at step 7'] });
@@ -137,28 +155,33 @@ describe('launch', () => {
   });
 
   it('kills a rank that ignores SIGTERM after the grace period', async () => {
-    const stubborn = script('stubborn.mjs', `
+    const stubborn = script('stubborn.mjs', `${readiness}
       console.log('pid ' + process.pid);
-      process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
-      if (process.env.RANK === '0') setTimeout(() => process.exit(1), 300);
+      process.on('SIGTERM', () => console.log('ignoring SIGTERM at ' + Date.now()));
+      markReady();
+      if (process.env.RANK === '0') { await allReady(); console.log('failing at ' + Date.now()); process.exit(1); }
       else setInterval(() => {}, 1000);
     `);
     const start = Date.now();
-    const { result, stdout } = await run({ script: stubborn, nprocPerNode: 2, graceMs: 400 });
+    const { result, stdout } = await run({ script: stubborn, nprocPerNode: 2, graceMs: 400, env: readyEnv() });
+    const end = Date.now();
     expect(result).toMatchObject({ exitCode: 1, failedRank: 0 });
     expect(stdout).toContain('[rank 1] ignoring SIGTERM');
-    expect(Date.now() - start).toBeGreaterThanOrEqual(650);
-    expect(Date.now() - start).toBeLessThan(5000);
+    // SIGKILL came only after the grace period, counted from rank 0's failure.
+    const failedAt = Number(/failing at (\d+)/.exec(stdout)?.[1]);
+    expect(end - failedAt).toBeGreaterThanOrEqual(400);
+    expect(end - start).toBeLessThan(10_000);
     for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 
   it('reports a rank killed by a signal as 128 + its number', async () => {
-    const killed = script('killed.mjs', `
+    const killed = script('killed.mjs', `${readiness}
       console.log('pid ' + process.pid);
-      if (process.env.RANK === '1') setTimeout(() => process.kill(process.pid, 'SIGKILL'), 200);
+      markReady();
+      if (process.env.RANK === '1') { await allReady(); process.kill(process.pid, 'SIGKILL'); }
       else setInterval(() => {}, 1000);
     `);
-    const { result, stderr } = await run({ script: killed, nprocPerNode: 2 });
+    const { result, stderr } = await run({ script: killed, nprocPerNode: 2, env: readyEnv() });
     expect(result).toMatchObject({ exitCode: 137, failedRank: 1, failure: { signal: 'SIGKILL', exitCode: null } });
     expect(stderr).toContain('prophet launch: rank 1 was killed by SIGKILL; stopped the other ranks. It wrote nothing to stderr.');
   });
