@@ -20,3 +20,8 @@ export * from './kernels/index.js';
 export * from './nn/index.js';
 export { type Batch, DEFAULT_TEXT_PATH, TextDataset, unigramEntropyBits } from './model/data.js';
 export { Rng, type RngState } from './model/rng.js';
+export { initProcessGroup, type ProcessGroup, type ProcessGroupOptions, type ProcessGroupBackend } from './comm/process-group.js';
+export { readLaunchEnv, type LaunchEnv, type LaunchSource, type Environment } from './comm/env.js';
+export { startStoreServer, StoreClient, type StoreServer, type StoreClientOptions } from './comm/store.js';
+export { launch, type LaunchOptions, type LaunchResult, type RankFailure } from './comm/launcher.js';
+export { loadNccl, ncclInitRank, type NcclLibrary, type NcclComm } from './comm/nccl.js';

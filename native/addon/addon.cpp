@@ -14,6 +14,7 @@ void register_gating(Napi::Env env, Napi::Object exports);   // kernels_gating_b
 void register_permute(Napi::Env env, Napi::Object exports);  // kernels_permute_binding.cpp
 void register_comm(Napi::Env env, Napi::Object exports);  // comm_register.cpp
 void register_nn(Napi::Env env, Napi::Object exports);       // kernels_nn_binding.cpp
+void register_nccl(Napi::Env env, Napi::Object exports);  // nccl_binding.cpp
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_permute(env, exports);
   register_comm(env, exports);
   register_nn(env, exports);
+  register_nccl(env, exports);
   return exports;
 }
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/**
+ * The `prophet` command. Each subcommand lives in its own file and registers itself here with
+ * one line.
+ */
+import { Command } from 'commander';
+
+import { registerLaunch } from './launch.js';
+
+const subcommands: readonly ((program: Command) => void)[] = [
+  registerLaunch,
+];
+
+const program = new Command('prophet')
+  .description('pro-prophet: expert-parallel Mixture-of-Experts training')
+  // Lets `launch` hand the options after its script to the script untouched.
+  .enablePositionalOptions();
+for (const register of subcommands) register(program);
+await program.parseAsync(process.argv);

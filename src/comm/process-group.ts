@@ -1,0 +1,166 @@
+/**
+ * initProcessGroup: the entry point of a rank script started by `prophet launch`, torchrun,
+ * srun or mpirun. It reads the environment, meets the other ranks through the rendezvous store
+ * and creates the backend's communicator.
+ */
+import { checkChoice, checkInteger, invalidType, ProphetError } from '../errors.js';
+import { addon } from '../native.js';
+import { readLaunchEnv, type Environment, type LaunchEnv } from './env.js';
+import { ncclInitRank, loadNccl, ncclUniqueIdBytes, type NcclComm } from './nccl.js';
+import { rendezvous, type Rendezvous } from './rendezvous.js';
+
+/** Multi-process backends: Gloo over TCP on CPUs, NCCL on GPUs. */
+export type ProcessGroupBackend = 'gloo' | 'nccl';
+
+export interface ProcessGroupOptions {
+  /** Default 'gloo'. */
+  readonly backend?: ProcessGroupBackend;
+  /** Bound on the rendezvous and on backend creation, in ms. Default: PROPHET_TIMEOUT_MS from
+   * the environment (`prophet launch --timeout`), else 300000. */
+  readonly timeoutMs?: number;
+  /** The environment to read (default process.env). */
+  readonly env?: Environment;
+  /** Namespace of this group's keys in the store (default 'prophet/pg'). */
+  readonly prefix?: string;
+}
+
+/** What the addon's createProcessGroupNative (Gloo) takes. */
+export interface NativeProcessGroupOptions {
+  readonly rank: number;
+  readonly size: number;
+  readonly storeHost: string;
+  readonly storePort: number;
+  readonly timeoutMs: number;
+  readonly prefix: string;
+}
+
+/** Any native communicator: destroyed through dispose() (Gloo) or destroy() (NCCL). */
+export type NativeCommunicatorHandle = { dispose?: () => void; destroy?: () => void };
+
+/** A process group: this rank's place, its communicator and the store. */
+export interface ProcessGroup<C = NativeCommunicatorHandle> {
+  readonly backend: ProcessGroupBackend;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly localRank: number;
+  readonly localWorldSize: number;
+  /** The backend's communicator: the Gloo communicator, or an NcclComm. */
+  readonly communicator: C;
+  /** The rendezvous (store connection), for exchanging small values between ranks. */
+  readonly rendezvous: Rendezvous;
+  /** Frees the communicator and leaves the store; rank 0 waits up to 30 s (or the timeout,
+   * if shorter) for the others to leave, then stops it. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+const defaultTimeoutMs = 300_000;
+// How long rank 0's destroy() waits for the other ranks to leave before stopping the store: a
+// peer that exited without destroy() must not hold rank 0 for the full timeout.
+const leaveWaitMs = 30_000;
+
+/**
+ * Joins the process group described by the environment (torchrun, Slurm or Open MPI variables;
+ * see readLaunchEnv). Steps: check the backend is built, rendezvous, create the communicator,
+ * barrier. Fails with ProphetError ECOMM when the backend is not built into the addon (no
+ * fallback), when rank 0's port is taken or ranks disagree; ETIMEDOUT when ranks are missing.
+ */
+export async function initProcessGroup(options: ProcessGroupOptions = {}): Promise<ProcessGroup> {
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
+  const env = options.env ?? process.env;
+  const backend = checkChoice('options.backend', options.backend ?? 'gloo', ['gloo', 'nccl'] as const);
+  const timeoutMs = checkInteger('options.timeoutMs', options.timeoutMs ?? timeoutFromEnv(env), 1);
+  const launch = readLaunchEnv(env);
+  // Step 1: fail before meeting anyone if this addon cannot create the communicator.
+  const create = backend === 'gloo' ? glooFactory() : ncclFactory();
+  // Step 2: meet every rank.
+  const met = await rendezvous({ launch, timeoutMs, prefix: options.prefix ?? 'prophet/pg' });
+  let communicator: NativeCommunicatorHandle | undefined;
+  try {
+    // Step 3: the communicator, then a barrier so no rank leaves while others still use the store.
+    communicator = await create(met, launch, timeoutMs);
+    await met.barrier('created', timeoutMs);
+  } catch (error) {
+    disposeCommunicator(communicator);
+    await met.close(Math.min(timeoutMs, 2000));
+    throw error;
+  }
+  return groupOf(backend, launch, met, communicator, timeoutMs);
+}
+
+function groupOf(backend: ProcessGroupBackend, launch: LaunchEnv, met: Rendezvous, communicator: NativeCommunicatorHandle, timeoutMs: number): ProcessGroup {
+  let destroyed: Promise<void> | undefined;
+  return {
+    backend,
+    rank: launch.rank,
+    worldSize: launch.worldSize,
+    localRank: launch.localRank,
+    localWorldSize: launch.localWorldSize,
+    communicator,
+    rendezvous: met,
+    destroy() {
+      destroyed ??= (async () => {
+        disposeCommunicator(communicator);
+        await met.close(Math.min(timeoutMs, leaveWaitMs));
+      })();
+      return destroyed;
+    },
+  };
+}
+
+type Factory = (met: Rendezvous, launch: LaunchEnv, timeoutMs: number) => Promise<NativeCommunicatorHandle>;
+
+// The Gloo backend is compiled only where libgloo was found at build time.
+function glooFactory(): Factory {
+  // Looked up by name: the export exists only in addons built with Gloo.
+  const createNative: unknown = Reflect.get(addon(), 'createProcessGroupNative');
+  if (typeof createNative !== 'function') {
+    throw new ProphetError(
+      'ECOMM',
+      "the multi-process CPU backend ('gloo') is not built into this addon: install Gloo " +
+        '(Debian: apt-get install libgloo-dev) and rebuild with `npm run build:native`',
+    );
+  }
+  return async (met, launch, timeoutMs) => {
+    const nativeOptions: NativeProcessGroupOptions = {
+      rank: launch.rank,
+      size: launch.worldSize,
+      storeHost: launch.masterAddr,
+      storePort: met.storePort,
+      timeoutMs,
+      prefix: `${met.prefix}/gloo`,
+    };
+    const communicator: unknown = await (createNative as (o: NativeProcessGroupOptions) => Promise<unknown>)(nativeOptions);
+    if (communicator === null || typeof communicator !== 'object') {
+      throw new ProphetError('ECOMM', `createProcessGroupNative returned ${String(communicator)}, not a communicator`);
+    }
+    return communicator;
+  };
+}
+
+// NCCL: rank 0 makes the unique id, the store carries it to the others.
+function ncclFactory(): Factory {
+  const nccl = loadNccl();
+  return async (met, launch, timeoutMs): Promise<NcclComm> => {
+    const key = `${met.prefix}/nccl/unique_id`;
+    const uniqueId = launch.rank === 0 ? nccl.uniqueId() : await met.store.get(key, { timeoutMs });
+    if (launch.rank === 0) await met.store.set(key, uniqueId, { timeoutMs });
+    if (uniqueId.length !== ncclUniqueIdBytes) {
+      throw new ProphetError('ECOMM', `store key '${key}' holds ${uniqueId.length} bytes, not an NCCL unique id`);
+    }
+    // One GPU per local rank, as torchrun scripts do with set_device(LOCAL_RANK).
+    return ncclInitRank({ uniqueId: new Uint8Array(uniqueId), rank: launch.rank, size: launch.worldSize, device: launch.localRank });
+  };
+}
+
+function disposeCommunicator(communicator: NativeCommunicatorHandle | undefined): void {
+  if (communicator === undefined) return;
+  if (typeof communicator.dispose === 'function') communicator.dispose();
+  else if (typeof communicator.destroy === 'function') communicator.destroy();
+}
+
+function timeoutFromEnv(env: Environment): number {
+  const value = env.PROPHET_TIMEOUT_MS;
+  if (value === undefined || value === '') return defaultTimeoutMs;
+  const parsed = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  return checkInteger('environment variable PROPHET_TIMEOUT_MS', Number.isNaN(parsed) ? value : parsed, 1);
+}
