@@ -12,3 +12,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+
+# NCCL's library from its Python wheel (installs offline from the machine's package index): the
+# NCCL loader tests find it, report its version and make unique ids without a GPU.
+python3 -m pip show -q nvidia-nccl-cu13 >/dev/null 2>&1 || python3 -m pip install -q nvidia-nccl-cu13

@@ -8,6 +8,8 @@ import { addon } from '../native.js';
 import { readLaunchEnv, type Environment, type LaunchEnv } from './env.js';
 import { ncclInitRank, loadNccl, ncclUniqueIdBytes, type NcclComm } from './nccl.js';
 import { rendezvous, type Rendezvous } from './rendezvous.js';
+import { NativeBackedCommunicator } from './native-communicator.js';
+import type { NativeCommunicator, NativeProcessGroupOptions } from './native-comm.js';
 
 /** Multi-process backends: Gloo over TCP on CPUs, NCCL on GPUs. */
 export type ProcessGroupBackend = 'gloo' | 'nccl';
@@ -24,16 +26,6 @@ export interface ProcessGroupOptions {
   readonly prefix?: string;
 }
 
-/** What the addon's createProcessGroupNative (Gloo) takes. */
-export interface NativeProcessGroupOptions {
-  readonly rank: number;
-  readonly size: number;
-  readonly storeHost: string;
-  readonly storePort: number;
-  readonly timeoutMs: number;
-  readonly prefix: string;
-}
-
 /** Any native communicator: destroyed through dispose() (Gloo) or destroy() (NCCL). */
 export type NativeCommunicatorHandle = { dispose?: () => void; destroy?: () => void };
 
@@ -44,7 +36,7 @@ export interface ProcessGroup<C = NativeCommunicatorHandle> {
   readonly worldSize: number;
   readonly localRank: number;
   readonly localWorldSize: number;
-  /** The backend's communicator: the Gloo communicator, or an NcclComm. */
+  /** The backend's communicator: a {@link Communicator} for 'gloo', an NcclComm for 'nccl'. */
   readonly communicator: C;
   /** The rendezvous (store connection), for exchanging small values between ranks. */
   readonly rendezvous: Rendezvous;
@@ -111,8 +103,8 @@ type Factory = (met: Rendezvous, launch: LaunchEnv, timeoutMs: number) => Promis
 
 // The Gloo backend is compiled only where libgloo was found at build time.
 function glooFactory(): Factory {
-  // Looked up by name: the export exists only in addons built with Gloo.
-  const createNative: unknown = Reflect.get(addon(), 'createProcessGroupNative');
+  // The export exists only in addons built with Gloo.
+  const createNative = addon().createProcessGroupNative;
   if (typeof createNative !== 'function') {
     throw new ProphetError(
       'ECOMM',
@@ -129,11 +121,12 @@ function glooFactory(): Factory {
       timeoutMs,
       prefix: `${met.prefix}/gloo`,
     };
-    const communicator: unknown = await (createNative as (o: NativeProcessGroupOptions) => Promise<unknown>)(nativeOptions);
-    if (communicator === null || typeof communicator !== 'object') {
-      throw new ProphetError('ECOMM', `createProcessGroupNative returned ${String(communicator)}, not a communicator`);
+    const native: unknown = await createNative(nativeOptions);
+    if (native === null || typeof native !== 'object') {
+      throw new ProphetError('ECOMM', `createProcessGroupNative returned ${String(native)}, not a communicator`);
     }
-    return communicator;
+    // The same typed, validating Communicator that createLocalWorld and createGlooCommunicator give.
+    return new NativeBackedCommunicator(native as NativeCommunicator, timeoutMs);
   };
 }
 
