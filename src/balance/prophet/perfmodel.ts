@@ -245,27 +245,84 @@ export function paramBytesOf(model: PerfModel, expert: number): number {
  * (256 KiB, 16 Gb/s), 181 KiB (the geometric mean) gets √(6·16) ≈ 9.80 Gb/s.
  */
 export function bandwidthAt(curve: ReadonlyArray<BandwidthPoint>, bytes: number): number {
-  const first = curve[0] as BandwidthPoint;
-  if (bytes <= first.bytes) return first.bytesPerSecond;
-  for (let i = 1; i < curve.length; i++) {
-    const hi = curve[i] as BandwidthPoint;
-    if (bytes <= hi.bytes) {
-      const lo = curve[i - 1] as BandwidthPoint;
-      const f = Math.log(bytes / lo.bytes) / Math.log(hi.bytes / lo.bytes);
-      return lo.bytesPerSecond * Math.exp(f * Math.log(hi.bytesPerSecond / lo.bytesPerSecond));
-    }
+  const c = compile(curve);
+  const i = segmentOf(c, bytes);
+  if (i === 0) return c.bytesPerSecond[0] ?? 0;
+  if (i === c.bytes.length) return c.bytesPerSecond[i - 1] ?? 0;
+  return (c.bytesPerSecond[i - 1] ?? 0) * (bytes / (c.bytes[i - 1] ?? 1)) ** (c.exponents[i] ?? 0);
+}
+
+/**
+ * Seconds to move `bytes` (0 for 0 bytes): `bytes / bandwidthAt(bytes)`, made non-decreasing in
+ * `bytes` (the running maximum over smaller sizes). A receiver cannot finish more bytes sooner
+ * than fewer — the fewer are a prefix of the more — but a table rising faster than linearly
+ * (the released 6 → 16 Gb/s between 128 and 256 KiB) would say so. With this envelope the largest
+ * receiver decides the A2A time, exactly as Eq. 1 states.
+ */
+export function transferSeconds(curve: ReadonlyArray<BandwidthPoint>, bytes: number): number {
+  if (!(bytes > 0)) return 0;
+  const c = compile(curve);
+  const i = segmentOf(c, bytes);
+  const raw = bytes / bandwidthAt(curve, bytes);
+  return i === 0 ? raw : Math.max(raw, c.maxSecondsBefore[i] ?? 0);
+}
+
+interface CompiledCurve {
+  readonly bytes: Float64Array;
+  readonly bytesPerSecond: Float64Array;
+  /** exponents[i]: log–log slope of the segment ending at point i. */
+  readonly exponents: Float64Array;
+  /** maxSecondsBefore[i]: the largest raw time at sizes ≤ bytes[i - 1]. */
+  readonly maxSecondsBefore: Float64Array;
+}
+
+/** Memo of compiled curves (a pure cache keyed by the curve array; it changes no result). */
+const compiled = new WeakMap<ReadonlyArray<BandwidthPoint>, CompiledCurve>();
+
+function compile(curve: ReadonlyArray<BandwidthPoint>): CompiledCurve {
+  let c = compiled.get(curve);
+  if (c !== undefined) return c;
+  const n = curve.length;
+  c = {
+    bytes: Float64Array.from(curve, (p) => p.bytes),
+    bytesPerSecond: Float64Array.from(curve, (p) => p.bytesPerSecond),
+    exponents: new Float64Array(n),
+    maxSecondsBefore: new Float64Array(n + 1),
+  };
+  let running = 0;
+  for (let i = 0; i < n; i++) {
+    const p = curve[i] as BandwidthPoint;
+    const q = curve[i - 1];
+    if (q !== undefined) c.exponents[i] = Math.log(p.bytesPerSecond / q.bytesPerSecond) / Math.log(p.bytes / q.bytes);
+    // Within a segment the raw time is a power of bytes, so its maximum is at an end point.
+    running = Math.max(running, p.bytes / p.bytesPerSecond);
+    c.maxSecondsBefore[i + 1] = running;
   }
-  return (curve[curve.length - 1] as BandwidthPoint).bytesPerSecond;
+  compiled.set(curve, c);
+  return c;
+}
+
+/** The index of the first point with bytes ≥ `bytes` (curve.length when beyond the last). */
+function segmentOf(c: CompiledCurve, bytes: number): number {
+  let i = 0;
+  while (i < c.bytes.length && bytes > (c.bytes[i] ?? 0)) i++;
+  return i;
 }
 
 /** Seconds one receiver spends in one A2A receiving `intraTokens` + `interTokens` slots. */
 export function receiverSeconds(model: PerfModel, intraTokens: number, interTokens: number): number {
   const { intraNode, interNode, tierCombine } = model.profile;
-  const bi = intraTokens * model.bytesPerToken;
-  const bo = interTokens * model.bytesPerToken;
-  const ti = bi > 0 ? bi / bandwidthAt(intraNode.a2a, bi) : 0;
-  const to = bo > 0 ? bo / bandwidthAt(interNode.a2a, bo) : 0;
+  const ti = transferSeconds(intraNode.a2a, intraTokens * model.bytesPerToken);
+  const to = transferSeconds(interNode.a2a, interTokens * model.bytesPerToken);
   return tierCombine === 'max' ? Math.max(ti, to) : ti + to;
+}
+
+/** T' of Eq. 6 / Eq. 8 as a number (the allocation-free core of {@link layerCost}). */
+export function layerSeconds(model: PerfModel, a2a: number, maxComputed: number, trans: number, agg: number): number {
+  const { expertSecondsPerToken, fnecSeconds, bnecSeconds } = model.profile;
+  const fec = maxComputed * expertSecondsPerToken;
+  if (!model.overlap) return 4 * a2a + 3 * fec + trans + agg;
+  return 4 * a2a + 3 * fec + Math.max(0, trans - fec - fnecSeconds) + Math.max(0, agg - 2 * fec - bnecSeconds);
 }
 
 /**
@@ -278,7 +335,7 @@ export function layerCost(model: PerfModel, a2a: number, maxComputed: number, tr
   const bec = 2 * fec;
   const exposedTrans = model.overlap ? Math.max(0, trans - fec - fnecSeconds) : trans;
   const exposedAgg = model.overlap ? Math.max(0, agg - bec - bnecSeconds) : agg;
-  return { a2a, fec, bec, trans, agg, exposedTrans, exposedAgg, total: 4 * a2a + 3 * fec + exposedTrans + exposedAgg };
+  return { a2a, fec, bec, trans, agg, exposedTrans, exposedAgg, total: layerSeconds(model, a2a, maxComputed, trans, agg) };
 }
 
 /** Whether ranks `a` and `b` share a node under `profile`. */

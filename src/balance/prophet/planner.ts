@@ -19,16 +19,19 @@
  * all-gathered counts. Ties always go to the lower index.
  */
 import { checkChoice, checkInteger, checkNumber, invalidType } from '../../errors.js';
+import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, validatePerfModel, type PerfModel } from './perfmodel.js';
+import type { Placement } from './placement.js';
 import {
-  layerCost,
-  paramBytesOf,
-  receiverSeconds,
-  sameNode,
-  validatePerfModel,
-  type LinkTier,
-  type PerfModel,
-} from './perfmodel.js';
-import { expertsPerRank, type Placement } from './placement.js';
+  applyReceivers,
+  dropReplicaPrefix,
+  hasRoom,
+  initialState,
+  placementOf,
+  rankPressure,
+  refineByToggles,
+  stateCost,
+  type SearchState,
+} from './search.js';
 import { totalSlots, validateCountMatrix, type CountMatrix } from './stats.js';
 
 /** Options of {@link plan}. */
@@ -44,7 +47,12 @@ export interface PlanOptions {
   readonly excluded?: number;
   /** Bytes per rank for replicas (2 × parameter bytes each: parameters + gradients). Default ∞. */
   readonly memoryBudgetBytes?: number;
-  /** Stop after this many steps without a new best cost. Default 8 (prophet), ∞ (paper). */
+  /**
+   * Prophet only: also search from the all-local placement and keep the cheaper result. Default:
+   * on when numRanks × numExperts ≤ 4096 (its local search costs O(replicas × numRanks)).
+   */
+  readonly allLocalStart?: boolean;
+  /** Stop after this many steps without a new best cost. Default numExperts (prophet), ∞ (paper). */
   readonly patience?: number;
 }
 
@@ -54,28 +62,7 @@ interface Resolved {
   readonly excluded: number;
   readonly memoryBudgetBytes: number;
   readonly patience: number;
-}
-
-/** The mutable state of one layer's search (owned by the search; inputs are never written). */
-interface SearchState {
-  readonly numRanks: number;
-  readonly numExperts: number;
-  readonly expertsPerRank: number;
-  /** counts as float64, [numRanks][numExperts] flat. */
-  readonly counts: Float64Array;
-  /** hosts[e * numRanks + r] = 1 when r hosts e. */
-  readonly hosts: Uint8Array;
-  /** H per rank, and the slots each rank receives from its own node / other nodes. */
-  readonly computed: Float64Array;
-  readonly intraIn: Float64Array;
-  readonly interIn: Float64Array;
-  /** A2A seconds of each receiver (receiverSeconds of intraIn/interIn). */
-  readonly recvSeconds: Float64Array;
-  /** Replica bytes per rank, and replicas per expert. */
-  readonly memoryUsed: Float64Array;
-  readonly replicaCount: Int32Array;
-  trans: number;
-  agg: number;
+  readonly allLocalStart: boolean;
 }
 
 function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
@@ -90,8 +77,10 @@ function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   if (memoryBudgetBytes !== Infinity) checkNumber('options.memoryBudgetBytes', memoryBudgetBytes, 0);
   // Algorithm 1 has no patience: the paper variant runs until Eq. 7 or a repeat.
   const patience =
-    options.patience === undefined ? (variant === 'paper' ? Infinity : 8) : checkInteger('options.patience', options.patience, 1);
-  return { variant, alpha, excluded, memoryBudgetBytes, patience };
+    options.patience === undefined ? (variant === 'paper' ? Infinity : counts.numExperts) : checkInteger('options.patience', options.patience, 1);
+  const allLocalStart = options.allLocalStart ?? counts.numRanks * counts.numExperts <= 4096;
+  if (typeof allLocalStart !== 'boolean') throw invalidType('options.allLocalStart', 'boolean', allLocalStart);
+  return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart };
 }
 
 /**
@@ -109,55 +98,32 @@ export function releasedExcluded(counts: CountMatrix): number {
   return Math.min(1, fewestZeros);
 }
 
-/** The state of the empty placement (plain expert parallelism). */
-function initialState(counts: CountMatrix, model: PerfModel): SearchState {
-  const { numRanks, numExperts } = counts;
-  const perRank = expertsPerRank(numRanks, numExperts);
-  const state: SearchState = {
-    numRanks,
-    numExperts,
-    expertsPerRank: perRank,
-    counts: Float64Array.from(counts.data),
-    hosts: new Uint8Array(numExperts * numRanks),
-    computed: new Float64Array(numRanks),
-    intraIn: new Float64Array(numRanks),
-    interIn: new Float64Array(numRanks),
-    recvSeconds: new Float64Array(numRanks),
-    memoryUsed: new Float64Array(numRanks),
-    replicaCount: new Int32Array(numExperts),
-    trans: 0,
-    agg: 0,
-  };
-  for (let e = 0; e < numExperts; e++) state.hosts[e * numRanks + Math.floor(e / perRank)] = 1;
-  for (let src = 0; src < numRanks; src++) {
-    for (let e = 0; e < numExperts; e++) {
-      const home = Math.floor(e / perRank);
-      const c = state.counts[src * numExperts + e] ?? 0;
-      state.computed[home] = (state.computed[home] ?? 0) + c;
-      if (src === home) continue;
-      const tierIn = sameNode(model.profile, src, home) ? state.intraIn : state.interIn;
-      tierIn[home] = (tierIn[home] ?? 0) + c;
-    }
-  }
-  for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = receiverSeconds(model, state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
-  return state;
-}
-
-/** The modelled seconds of the current state (Eq. 6/8). */
-function stateCost(state: SearchState, model: PerfModel): number {
-  return layerCost(model, Math.max(...state.recvSeconds), Math.max(...state.computed), state.trans, state.agg).total;
+/** One search: its state, options and per-search caches (never shared between calls). */
+interface Search {
+  readonly state: SearchState;
+  readonly model: PerfModel;
+  readonly opts: Resolved;
+  /** Per expert, all ranks in prophet receiver order, computed on first use (counts are fixed). */
+  readonly orders: (Int32Array | undefined)[];
+  /** Scratch: the pressure of each rank. */
+  readonly pressure: Float64Array;
 }
 
 /**
- * The expert to relieve: among the home experts of the busiest rank that has one with a
- * candidate receiver, the one with the most slots from ranks not hosting it. Returns -1 when no
- * rank has such an expert. `eligible(e)` filters experts (paper: not picked before; prophet: has a
- * rank that holds its tokens, lacks it and has room). Ties: lower rank, then lower expert.
+ * The expert to relieve: among the home experts of the most pressed rank that has an eligible
+ * one, the one with the most slots from ranks not hosting it; -1 when no rank has one.
+ * `pressure[r]` orders the ranks (paper: H, the busiest device; prophet: the rank's own modelled
+ * time 3·FEC(H_r) + 4·A2A_r, so a rank that bottlenecks the A2A is relieved too). `onlyFirst`
+ * looks at the most pressed rank only (Algorithm 1). Ties: lower rank, then lower expert.
  */
-function pickExpert(state: SearchState, eligible: (e: number) => boolean, onlyBusiest: boolean): number {
-  const { numRanks, numExperts, expertsPerRank: perRank, counts, hosts, computed } = state;
-  const order = Array.from({ length: numRanks }, (_, r) => r).sort((a, b) => (computed[b] ?? 0) - (computed[a] ?? 0) || a - b);
-  for (const rank of onlyBusiest ? order.slice(0, 1) : order) {
+function pickExpert(state: SearchState, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean): number {
+  const { numRanks, numExperts, expertsPerRank: perRank, counts, hosts } = state;
+  const tried = new Uint8Array(numRanks);
+  for (let n = 0; n < (onlyFirst ? 1 : numRanks); n++) {
+    // The next rank by decreasing pressure, found by a scan: usually the first one has an expert.
+    let rank = -1;
+    for (let r = 0; r < numRanks; r++) if (tried[r] === 0 && (rank < 0 || (pressure[r] ?? 0) > (pressure[rank] ?? 0))) rank = r;
+    tried[rank] = 1;
     let best = -1;
     let bestRemote = -1;
     for (let e = rank * perRank; e < (rank + 1) * perRank; e++) {
@@ -173,32 +139,37 @@ function pickExpert(state: SearchState, eligible: (e: number) => boolean, onlyBu
   return -1;
 }
 
-/** Whether rank r can take a replica of expert e within the memory budget. */
-function hasRoom(state: SearchState, model: PerfModel, opts: Resolved, e: number, r: number): boolean {
-  return (state.memoryUsed[r] ?? 0) + 2 * paramBytesOf(model, e) <= opts.memoryBudgetBytes;
+/** All ranks by decreasing slots for expert e; ties: same node as the home first, lower rank. */
+function receiverOrder(search: Search, e: number): Int32Array {
+  const cached = search.orders[e];
+  if (cached !== undefined) return cached;
+  const { numRanks, numExperts, counts } = search.state;
+  const home = Math.floor(e / search.state.expertsPerRank);
+  const far = (r: number) => (sameNode(search.model.profile, home, r) ? 0 : 1);
+  const order = Array.from({ length: numRanks }, (_, r) => r).sort(
+    (a, b) => (counts[b * numExperts + e] ?? 0) - (counts[a * numExperts + e] ?? 0) || far(a) - far(b) || a - b,
+  );
+  return (search.orders[e] = Int32Array.from(order));
 }
 
-/**
- * Prophet receivers of expert e: ranks not hosting it with slots for it and room, by decreasing
- * slots; ties: same node as the home first, then lower rank.
- */
-function prophetReceivers(state: SearchState, model: PerfModel, opts: Resolved, e: number): number[] {
-  const { numRanks, numExperts, counts, hosts } = state;
-  const home = Math.floor(e / state.expertsPerRank);
-  const ranks: number[] = [];
-  for (let r = 0; r < numRanks; r++) {
-    if (hosts[e * numRanks + r] === 0 && (counts[r * numExperts + e] ?? 0) > 0 && hasRoom(state, model, opts, e, r)) ranks.push(r);
-  }
-  const local = (r: number) => (sameNode(model.profile, home, r) ? 0 : 1);
-  return ranks.sort((a, b) => (counts[b * numExperts + e] ?? 0) - (counts[a * numExperts + e] ?? 0) || local(a) - local(b) || a - b);
+/** Whether rank r may receive expert e now: it lacks it, holds its slots and has room. */
+function canReceive(search: Search, e: number, r: number): boolean {
+  const { numRanks, numExperts, counts, hosts } = search.state;
+  return (
+    hosts[e * numRanks + r] === 0 &&
+    (counts[r * numExperts + e] ?? 0) > 0 &&
+    hasRoom(search.state, search.model, search.opts.memoryBudgetBytes, e, r)
+  );
 }
 
-/** Whether expert e has a prophet receiver (a rank with its slots, without it, with room). */
-function hasCandidate(state: SearchState, model: PerfModel, opts: Resolved, e: number): boolean {
-  const { numRanks, numExperts, counts, hosts } = state;
-  for (let r = 0; r < numRanks; r++) {
-    if (hosts[e * numRanks + r] === 0 && (counts[r * numExperts + e] ?? 0) > 0 && hasRoom(state, model, opts, e, r)) return true;
-  }
+/** Prophet receivers of expert e: the ranks that may receive it, in {@link receiverOrder}. */
+function prophetReceivers(search: Search, e: number): number[] {
+  return Array.from(receiverOrder(search, e)).filter((r) => canReceive(search, e, r));
+}
+
+/** Whether expert e has a prophet receiver. */
+function hasCandidate(search: Search, e: number): boolean {
+  for (let r = 0; r < search.state.numRanks; r++) if (canReceive(search, e, r)) return true;
   return false;
 }
 
@@ -206,21 +177,28 @@ function hasCandidate(state: SearchState, model: PerfModel, opts: Resolved, e: n
  * Paper receivers (Algorithm 1): every rank but the home and the n ranks sending e the fewest
  * slots (ties: the lower rank is excluded first), minus ranks without memory room.
  */
-function paperReceivers(state: SearchState, model: PerfModel, opts: Resolved, e: number): number[] {
+function paperReceivers(search: Search, e: number): number[] {
+  const { state, model, opts } = search;
   const { numRanks, numExperts, counts } = state;
   const home = Math.floor(e / state.expertsPerRank);
   const others = Array.from({ length: numRanks }, (_, r) => r).filter((r) => r !== home);
   const lightest = [...others].sort((a, b) => (counts[a * numExperts + e] ?? 0) - (counts[b * numExperts + e] ?? 0) || a - b);
   const excluded = new Set(lightest.slice(0, opts.excluded));
-  return others.filter((r) => !excluded.has(r) && hasRoom(state, model, opts, e, r));
+  return others.filter((r) => !excluded.has(r) && hasRoom(state, model, opts.memoryBudgetBytes, e, r));
 }
 
 /**
- * Modelled cost after giving expert e to the first k of `receivers`, for k = 1..length,
- * evaluated incrementally in O(length) after an O(numRanks) scan: only the home's H and A2A time
- * fall, only the receivers' H rise.
+ * Chooses which of `ordered` receive expert e, walking them in order with an O(1) incremental
+ * cost (after one O(numRanks) scan: only the home's H and A2A time fall, only receivers' H rise).
+ * `takeAll` (paper): every rank in `ordered`. Otherwise a rank is taken when it lowers the
+ * modelled cost of what was taken so far, or keeps it and lowers the local cost — the cost of the
+ * home and the receivers alone. The local cost walks plateaus: while another rank sets a maximum,
+ * relieving this home changes no global term, yet it is needed before any can. When no rank is
+ * taken, the single rank with the lowest cost is, so the greedy sequence still moves (the best
+ * prefix decides whether it is kept). Returns the step with the cost after it.
  */
-function prefixCosts(state: SearchState, model: PerfModel, e: number, receivers: ReadonlyArray<number>): Float64Array {
+function chooseReceivers(search: Search, e: number, ordered: ReadonlyArray<number>, takeAll: boolean): Step {
+  const { state, model } = search;
   const { numRanks, numExperts, counts, computed, recvSeconds } = state;
   const { intraNode, interNode } = model.profile;
   const home = Math.floor(e / state.expertsPerRank);
@@ -232,53 +210,49 @@ function prefixCosts(state: SearchState, model: PerfModel, e: number, receivers:
     maxOtherRecv = Math.max(maxOtherRecv, recvSeconds[r] ?? 0);
   }
   const share = paramBytesOf(model, e) / numRanks;
-  const first = (state.replicaCount[e] ?? 0) === 0;
-  let trans = state.trans + (first ? share / intraNode.transBytesPerSecond : 0);
-  let agg = state.agg + (first ? share / intraNode.aggBytesPerSecond : 0);
+  let homeShare = (state.replicaCount[e] ?? 0) === 0 ? 1 : 0;
+  let { trans, agg } = state;
   let homeH = computed[home] ?? 0;
+  let homeRecv = recvSeconds[home] ?? 0;
   let intra = state.intraIn[home] ?? 0;
   let inter = state.interIn[home] ?? 0;
-  const costs = new Float64Array(receivers.length);
-  receivers.forEach((r, k) => {
+  let maxReceiverH = 0;
+  let cost = layerSeconds(model, Math.max(maxOtherRecv, homeRecv), Math.max(maxOtherH, homeH), trans, agg);
+  let local = layerSeconds(model, homeRecv, homeH, trans, agg);
+  const receivers: number[] = [];
+  let fallback = -1;
+  let fallbackCost = Infinity;
+  for (const r of ordered) {
     const c = counts[r * numExperts + e] ?? 0;
-    const tier: LinkTier = sameNode(model.profile, home, r) ? intraNode : interNode;
-    maxOtherH = Math.max(maxOtherH, (computed[r] ?? 0) + c);
+    const sameNodeAsHome = sameNode(model.profile, home, r);
+    const tier = sameNodeAsHome ? intraNode : interNode;
+    const tTrans = trans + share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
+    const tAgg = agg + share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
+    const tIntra = sameNodeAsHome ? intra - c : intra;
+    const tInter = sameNodeAsHome ? inter : inter - c;
+    const tHomeRecv = receiverSeconds(model, tIntra, tInter);
+    const tReceiverH = Math.max(maxReceiverH, (computed[r] ?? 0) + c);
+    const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), Math.max(maxOtherH, tReceiverH, homeH - c), tTrans, tAgg);
+    const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
+    if (receivers.length === 0 && tCost < fallbackCost) {
+      fallback = r;
+      fallbackCost = tCost;
+    }
+    if (!takeAll && !(tCost < cost || (tCost <= cost && tLocal < local))) continue;
+    receivers.push(r);
+    cost = tCost;
+    local = tLocal;
+    trans = tTrans;
+    agg = tAgg;
+    intra = tIntra;
+    inter = tInter;
+    homeRecv = tHomeRecv;
+    maxReceiverH = tReceiverH;
     homeH -= c;
-    if (tier === intraNode) intra -= c;
-    else inter -= c;
-    trans += share / tier.transBytesPerSecond;
-    agg += share / tier.aggBytesPerSecond;
-    const a2a = Math.max(maxOtherRecv, receiverSeconds(model, intra, inter));
-    costs[k] = layerCost(model, a2a, Math.max(maxOtherH, homeH), trans, agg).total;
-  });
-  return costs;
-}
-
-/** Gives expert e to `receivers` (Trans/Agg targets), updating loads, A2A times and memory. */
-function applyReceivers(state: SearchState, model: PerfModel, e: number, receivers: ReadonlyArray<number>): void {
-  const { numRanks, numExperts, counts } = state;
-  const home = Math.floor(e / state.expertsPerRank);
-  const share = paramBytesOf(model, e) / numRanks;
-  const { intraNode, interNode } = model.profile;
-  if ((state.replicaCount[e] ?? 0) === 0 && receivers.length > 0) {
-    state.trans += share / intraNode.transBytesPerSecond;
-    state.agg += share / intraNode.aggBytesPerSecond;
+    homeShare = 0;
   }
-  for (const r of receivers) {
-    const c = counts[r * numExperts + e] ?? 0;
-    const intra = sameNode(model.profile, home, r);
-    const tier = intra ? intraNode : interNode;
-    state.hosts[e * numRanks + r] = 1;
-    state.computed[r] = (state.computed[r] ?? 0) + c;
-    state.computed[home] = (state.computed[home] ?? 0) - c;
-    if (intra) state.intraIn[home] = (state.intraIn[home] ?? 0) - c;
-    else state.interIn[home] = (state.interIn[home] ?? 0) - c;
-    state.trans += share / tier.transBytesPerSecond;
-    state.agg += share / tier.aggBytesPerSecond;
-    state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + 2 * paramBytesOf(model, e);
-    state.replicaCount[e] = (state.replicaCount[e] ?? 0) + 1;
-  }
-  state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  if (receivers.length === 0 && fallback >= 0) return { expert: e, receivers: [fallback], cost: fallbackCost };
+  return { expert: e, receivers, cost };
 }
 
 /** Eq. 7: max H − min H < α·I/E. */
@@ -292,29 +266,34 @@ function balanced(state: SearchState, alpha: number, slots: number): boolean {
   return max - min < (alpha * slots) / state.numExperts;
 }
 
-/** One greedy step: the expert and the receivers it gets, or null when the search must stop. */
+/** One greedy step: the expert, the ranks it is given to and the modelled cost after. */
 interface Step {
   readonly expert: number;
   readonly receivers: ReadonlyArray<number>;
   readonly cost: number;
 }
 
-function nextStep(state: SearchState, model: PerfModel, opts: Resolved, picked: Uint8Array): Step | null {
+/** The next greedy step, or null when the search must stop. */
+function nextStep(search: Search, picked: Uint8Array): Step | null {
+  const { state, model, opts, pressure } = search;
   if (opts.variant === 'paper') {
     // Algorithm 1: the busiest rank's heaviest expert; a repeat ends the search.
-    const e = pickExpert(state, () => true, true);
+    const e = pickExpert(state, state.computed, () => true, true);
     if (e < 0 || picked[e] === 1) return null;
-    const receivers = paperReceivers(state, model, opts, e);
-    const costs = prefixCosts(state, model, e, receivers);
-    return { expert: e, receivers, cost: costs[receivers.length - 1] ?? stateCost(state, model) };
+    return chooseReceivers(search, e, paperReceivers(search, e), true);
   }
-  const e = pickExpert(state, (x) => hasCandidate(state, model, opts, x), false);
-  if (e < 0) return null;
-  const candidates = prophetReceivers(state, model, opts, e);
-  const costs = prefixCosts(state, model, e, candidates);
-  let best = 0;
-  for (let k = 1; k < costs.length; k++) if ((costs[k] ?? 0) < (costs[best] ?? 0)) best = k;
-  return { expert: e, receivers: candidates.slice(0, best + 1), cost: costs[best] ?? Infinity };
+  for (let r = 0; r < state.numRanks; r++) pressure[r] = rankPressure(model, state.computed[r] ?? 0, state.recvSeconds[r] ?? 0);
+  const first = pickExpert(state, pressure, (x) => hasCandidate(search, x), false);
+  if (first < 0) return null;
+  // Every eligible expert of that rank is tried; the one whose receivers cost least wins.
+  const rank = Math.floor(first / state.expertsPerRank);
+  let best: Step | null = null;
+  for (let e = rank * state.expertsPerRank; e < (rank + 1) * state.expertsPerRank; e++) {
+    if (e !== first && !hasCandidate(search, e)) continue;
+    const step = chooseReceivers(search, e, prophetReceivers(search, e), false);
+    if (best === null || step.cost < best.cost) best = step;
+  }
+  return best;
 }
 
 /**
@@ -327,37 +306,60 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
   validateCountMatrix(counts);
   validatePerfModel(model);
   const opts = resolveOptions(options, counts);
-  // Step 1: the state of plain expert parallelism and its cost (the prefix of length 0).
-  const state = initialState(counts, model);
+  // Step 1: the state of plain expert parallelism; its cost is the prefix of length 0.
+  const search: Search = {
+    state: initialState(counts, model),
+    model,
+    opts,
+    orders: new Array<Int32Array | undefined>(counts.numExperts),
+    pressure: new Float64Array(counts.numRanks),
+  };
   const slots = totalSlots(counts);
   const picked = new Uint8Array(counts.numExperts);
   const steps: Step[] = [];
-  let bestCost = stateCost(state, model);
+  let bestCost = stateCost(search.state, model);
   let bestLength = 0;
-  // Step 2: greedy moves until Eq. 7 holds, nothing can move, or (prophet) patience runs out.
-  while (!balanced(state, opts.alpha, slots) && steps.length - bestLength < opts.patience) {
-    const step = nextStep(state, model, opts, picked);
+  // Step 2: greedy moves until Eq. 7 holds, nothing can move, or patience runs out.
+  while (!balanced(search.state, opts.alpha, slots) && steps.length - bestLength < opts.patience) {
+    const step = nextStep(search, picked);
     if (step === null) break;
-    applyReceivers(state, model, step.expert, step.receivers);
+    applyReceivers(search.state, model, step.expert, step.receivers);
     picked[step.expert] = 1;
     steps.push(step);
-    if (step.cost < bestCost) {
-      bestCost = step.cost;
-      bestLength = steps.length;
-    }
+    (globalThis as unknown as { __steps: number }).__steps = ((globalThis as unknown as { __steps: number }).__steps ?? 0) + 1;
+    if (step.cost < bestCost) [bestCost, bestLength] = [step.cost, steps.length];
   }
-  // Step 3: the best prefix of the sequence becomes the placement.
-  return placementOf(counts, steps.slice(0, bestLength));
+  // Step 3: the best prefix of the sequence; prophet then refines it by local moves.
+  const kept = initialState(counts, model);
+  for (const step of steps.slice(0, bestLength)) applyReceivers(kept, model, step.expert, step.receivers);
+  if (opts.variant === 'paper') return placementOf(kept);
+  const keptCost = polish(kept, model, opts);
+  // Step 4 (prophet, small layers): a second start from the other extreme, every slot local,
+  // thinned by the same local search; the cheaper result wins (ties: the greedy one).
+  if (!opts.allLocalStart) return placementOf(kept);
+  const local = allLocalState(search, counts);
+  return polish(local, model, opts) < keptCost ? placementOf(local) : placementOf(kept);
 }
 
-function placementOf(counts: CountMatrix, steps: ReadonlyArray<Step>): Placement {
-  const sets = Array.from({ length: counts.numExperts }, () => new Set<number>());
-  for (const step of steps) for (const r of step.receivers) sets[step.expert]?.add(r);
-  return {
-    numRanks: counts.numRanks,
-    numExperts: counts.numExperts,
-    replicas: sets.map((s) => [...s].sort((a, b) => a - b)),
-  };
+/** Local search rounds (single moves, then prefix removal) until the cost stops falling. */
+function polish(state: SearchState, model: PerfModel, opts: Resolved): number {
+  let cost = stateCost(state, model);
+  for (let round = 0; round < 4; round++) {
+    const refined = Math.min(refineByToggles(state, model, opts.memoryBudgetBytes), dropReplicaPrefix(state, model));
+    if (!(refined < cost)) break;
+    cost = refined;
+  }
+  return cost;
+}
+
+/** Every rank hosting every expert it has slots for, as memory allows (experts, then ranks, in order). */
+function allLocalState(search: Search, counts: CountMatrix): SearchState {
+  const state = initialState(counts, search.model);
+  const local: Search = { ...search, state };
+  for (let e = 0; e < state.numExperts; e++) {
+    for (let r = 0; r < state.numRanks; r++) if (canReceive(local, e, r)) applyReceivers(state, search.model, e, [r]);
+  }
+  return state;
 }
 
 /** {@link plan} for every layer: `countsPerLayer: [numLayers]` of `[numRanks][numExperts]`. */
