@@ -5,7 +5,7 @@
  * one iteration's slots). Optional data: callers check {@link traceAvailable} and skip cleanly.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { invalidValue } from '../errors.js';
@@ -29,6 +29,21 @@ export interface RoutingTrace {
 }
 
 const ORDER = ['iteration', 'layer', 'source_rank', 'micro_batch', 'expert'];
+
+/**
+ * The folder of shared trace `name`: `../shared/traces/<name>` next to the project root `from`,
+ * or next to one of its parents (a git worktree sits one level deeper than the main checkout).
+ * Returns undefined when no such folder holds a trace.
+ */
+export function findSharedTrace(name: string, from: string = process.cwd()): string | undefined {
+  let dir = resolve(from);
+  for (let depth = 0; depth < 3; depth++) {
+    const candidate = join(dir, '..', 'shared', 'traces', name);
+    if (traceAvailable(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
 
 /** Whether `dir` holds a trace (meta.json and counts.u16.gz). */
 export function traceAvailable(dir: string): boolean {

@@ -245,8 +245,10 @@ export function paramBytesOf(model: PerfModel, expert: number): number {
  * (256 KiB, 16 Gb/s), 181 KiB (the geometric mean) gets √(6·16) ≈ 9.80 Gb/s.
  */
 export function bandwidthAt(curve: ReadonlyArray<BandwidthPoint>, bytes: number): number {
-  const c = compile(curve);
-  const i = segmentOf(c, bytes);
+  return curveBandwidth(compile(curve), bytes, segmentOf(compile(curve), bytes));
+}
+
+function curveBandwidth(c: CompiledCurve, bytes: number, i: number): number {
   if (i === 0) return c.bytesPerSecond[0] ?? 0;
   if (i === c.bytes.length) return c.bytesPerSecond[i - 1] ?? 0;
   return (c.bytesPerSecond[i - 1] ?? 0) * (bytes / (c.bytes[i - 1] ?? 1)) ** (c.exponents[i] ?? 0);
@@ -263,7 +265,7 @@ export function transferSeconds(curve: ReadonlyArray<BandwidthPoint>, bytes: num
   if (!(bytes > 0)) return 0;
   const c = compile(curve);
   const i = segmentOf(c, bytes);
-  const raw = bytes / bandwidthAt(curve, bytes);
+  const raw = bytes / curveBandwidth(c, bytes, i);
   return i === 0 ? raw : Math.max(raw, c.maxSecondsBefore[i] ?? 0);
 }
 

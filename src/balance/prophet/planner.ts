@@ -49,7 +49,7 @@ export interface PlanOptions {
   readonly memoryBudgetBytes?: number;
   /**
    * Prophet only: also search from the all-local placement and keep the cheaper result. Default:
-   * on when numRanks × numExperts ≤ 4096 (its local search costs O(replicas × numRanks)).
+   * on when numRanks × numExperts ≤ 64 (its local search costs O(replicas × numRanks)).
    */
   readonly allLocalStart?: boolean;
   /** Stop after this many steps without a new best cost. Default numExperts (prophet), ∞ (paper). */
@@ -78,7 +78,7 @@ function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   // Algorithm 1 has no patience: the paper variant runs until Eq. 7 or a repeat.
   const patience =
     options.patience === undefined ? (variant === 'paper' ? Infinity : counts.numExperts) : checkInteger('options.patience', options.patience, 1);
-  const allLocalStart = options.allLocalStart ?? counts.numRanks * counts.numExperts <= 4096;
+  const allLocalStart = options.allLocalStart ?? counts.numRanks * counts.numExperts <= 64;
   if (typeof allLocalStart !== 'boolean') throw invalidType('options.allLocalStart', 'boolean', allLocalStart);
   return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart };
 }
@@ -162,10 +162,6 @@ function canReceive(search: Search, e: number, r: number): boolean {
   );
 }
 
-/** Prophet receivers of expert e: the ranks that may receive it, in {@link receiverOrder}. */
-function prophetReceivers(search: Search, e: number): number[] {
-  return Array.from(receiverOrder(search, e)).filter((r) => canReceive(search, e, r));
-}
 
 /** Whether expert e has a prophet receiver. */
 function hasCandidate(search: Search, e: number): boolean {
@@ -188,7 +184,7 @@ function paperReceivers(search: Search, e: number): number[] {
 }
 
 /**
- * Chooses which of `ordered` receive expert e, walking them in order with an O(1) incremental
+ * Chooses which of `ordered` receive expert e (prophet: only those that {@link canReceive}), walking them in order with an O(1) incremental
  * cost (after one O(numRanks) scan: only the home's H and A2A time fall, only receivers' H rise).
  * `takeAll` (paper): every rank in `ordered`. Otherwise a rank is taken when it lowers the
  * modelled cost of what was taken so far, or keeps it and lowers the local cost — the cost of the
@@ -197,7 +193,7 @@ function paperReceivers(search: Search, e: number): number[] {
  * taken, the single rank with the lowest cost is, so the greedy sequence still moves (the best
  * prefix decides whether it is kept). Returns the step with the cost after it.
  */
-function chooseReceivers(search: Search, e: number, ordered: ReadonlyArray<number>, takeAll: boolean): Step {
+function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, takeAll: boolean): Step {
   const { state, model } = search;
   const { numRanks, numExperts, counts, computed, recvSeconds } = state;
   const { intraNode, interNode } = model.profile;
@@ -222,7 +218,9 @@ function chooseReceivers(search: Search, e: number, ordered: ReadonlyArray<numbe
   const receivers: number[] = [];
   let fallback = -1;
   let fallbackCost = Infinity;
-  for (const r of ordered) {
+  for (let i = 0; i < ordered.length; i++) {
+    const r = ordered[i] ?? 0;
+    if (!takeAll && !canReceive(search, e, r)) continue;
     const c = counts[r * numExperts + e] ?? 0;
     const sameNodeAsHome = sameNode(model.profile, home, r);
     const tier = sameNodeAsHome ? intraNode : interNode;
@@ -290,7 +288,7 @@ function nextStep(search: Search, picked: Uint8Array): Step | null {
   let best: Step | null = null;
   for (let e = rank * state.expertsPerRank; e < (rank + 1) * state.expertsPerRank; e++) {
     if (e !== first && !hasCandidate(search, e)) continue;
-    const step = chooseReceivers(search, e, prophetReceivers(search, e), false);
+    const step = chooseReceivers(search, e, receiverOrder(search, e), false);
     if (best === null || step.cost < best.cost) best = step;
   }
   return best;
@@ -326,7 +324,6 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
     applyReceivers(search.state, model, step.expert, step.receivers);
     picked[step.expert] = 1;
     steps.push(step);
-    (globalThis as unknown as { __steps: number }).__steps = ((globalThis as unknown as { __steps: number }).__steps ?? 0) + 1;
     if (step.cost < bestCost) [bestCost, bestLength] = [step.cost, steps.length];
   }
   // Step 3: the best prefix of the sequence; prophet then refines it by local moves.

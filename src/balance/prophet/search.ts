@@ -223,8 +223,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
         toggleReplica(state, model, e, r, sign);
         const after = pressure(r) ** 2 + pressure(home) ** 2;
         const cost = stateCost(state, model);
-        if (cost < current * (1 - 1e-12) || (false && cost <= limit && after < before * (1 - 1e-9))) {
-          (globalThis as unknown as { __acc: number }).__acc = ((globalThis as unknown as { __acc: number }).__acc ?? 0) + 1;
+        if (cost < current * (1 - 1e-12) || (cost <= limit && after < before * (1 - 1e-9))) {
           current = Math.min(current, cost);
           topH = topIndices(computed, 3);
           topRecv = topIndices(recvSeconds, 2);

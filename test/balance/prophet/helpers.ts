@@ -1,6 +1,6 @@
 /** Shared fixtures for the planner tests: a seeded PRNG, skewed counts, small models. */
-import { perfModel, type HardwareProfile, type PerfModel } from '../../../src/balance/prophet/perfmodel.js';
-import type { CountMatrix } from '../../../src/balance/prophet/stats.js';
+import { ONE_NODE, perfModel, type HardwareProfile, type PerfModel } from '../../../src/balance/prophet/perfmodel.js';
+import { countMatrix, type CountMatrix } from '../../../src/balance/prophet/stats.js';
 
 /** mulberry32: a tiny seeded PRNG in [0, 1). */
 export function rng(seed: number): () => number {
@@ -84,3 +84,19 @@ export function randomModel(seed: number, numRanks: number): PerfModel {
   });
   return perfModel(profile, { bytesPerToken, expertParamBytes, overlap: next() < 0.5 });
 }
+
+// The Fig. 6 situation (3 devices, expert e at home on device e, loads E0 = 5, E1 = 2, E2 = 2,
+// device 2 sends nothing to E0), priced with unit rates so every term is countable by hand:
+// 1 byte per token at 1 byte/s (A2A seconds = slots), 1 s per slot of compute, experts of 0.3 B
+// moved at 1 B/s.
+export const FIG6 = countMatrix([
+  [2, 1, 0],
+  [3, 1, 1],
+  [0, 0, 1],
+]);
+export const unitModel = (overlap = false, fnec = 0, bnec = 0): PerfModel =>
+  perfModel(
+    flatProfile({ ranksPerNode: ONE_NODE, intraA2a: 1, interA2a: 1, intraTrans: 1, interTrans: 1, secondsPerToken: 1, fnec, bnec }),
+    { bytesPerToken: 1, expertParamBytes: 0.3, overlap },
+  );
+
