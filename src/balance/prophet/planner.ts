@@ -52,7 +52,7 @@ export interface PlanOptions {
    * on when numRanks × numExperts ≤ 64 (its local search costs O(replicas × numRanks)).
    */
   readonly allLocalStart?: boolean;
-  /** Stop after this many steps without a new best cost. Default numExperts (prophet), ∞ (paper). */
+  /** Stop after this many steps without a new best cost. Default max(8, numRanks) (prophet), ∞ (paper). */
   readonly patience?: number;
 }
 
@@ -77,7 +77,7 @@ function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   if (memoryBudgetBytes !== Infinity) checkNumber('options.memoryBudgetBytes', memoryBudgetBytes, 0);
   // Algorithm 1 has no patience: the paper variant runs until Eq. 7 or a repeat.
   const patience =
-    options.patience === undefined ? (variant === 'paper' ? Infinity : counts.numExperts) : checkInteger('options.patience', options.patience, 1);
+    options.patience === undefined ? (variant === 'paper' ? Infinity : Math.max(8, counts.numRanks)) : checkInteger('options.patience', options.patience, 1);
   const allLocalStart = options.allLocalStart ?? counts.numRanks * counts.numExperts <= 64;
   if (typeof allLocalStart !== 'boolean') throw invalidType('options.allLocalStart', 'boolean', allLocalStart);
   return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart };
@@ -228,15 +228,20 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
     const tAgg = agg + share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
     const tIntra = sameNodeAsHome ? intra - c : intra;
     const tInter = sameNodeAsHome ? inter : inter - c;
-    const tHomeRecv = receiverSeconds(model, tIntra, tInter);
     const tReceiverH = Math.max(maxReceiverH, (computed[r] ?? 0) + c);
-    const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), Math.max(maxOtherH, tReceiverH, homeH - c), tTrans, tAgg);
-    const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
+    const tMaxH = Math.max(maxOtherH, tReceiverH, homeH - c);
+    // Transfer time never falls with more bytes, so once the home is not the slowest receiver
+    // its time cannot matter to the global cost: price it only when it can.
+    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : receiverSeconds(model, tIntra, tInter);
+    const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), tMaxH, tTrans, tAgg);
     if (receivers.length === 0 && tCost < fallbackCost) {
       fallback = r;
       fallbackCost = tCost;
     }
-    if (!takeAll && !(tCost < cost || (tCost <= cost && tLocal < local))) continue;
+    if (!takeAll && tCost > cost) continue;
+    if (tHomeRecv < 0) tHomeRecv = receiverSeconds(model, tIntra, tInter);
+    const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
+    if (!takeAll && !(tCost < cost || tLocal < local)) continue;
     receivers.push(r);
     cost = tCost;
     local = tLocal;
