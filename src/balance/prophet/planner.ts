@@ -23,6 +23,7 @@ import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, validatePerfMode
 import type { Placement } from './placement.js';
 import {
   applyReceivers,
+  toggleReplica,
   dropReplicaPrefix,
   hasRoom,
   initialState,
@@ -105,8 +106,9 @@ interface Search {
   readonly opts: Resolved;
   /** Per expert, all ranks in prophet receiver order, computed on first use (counts are fixed). */
   readonly orders: (Int32Array | undefined)[];
-  /** Scratch: the pressure of each rank. */
+  /** Scratch: the pressure of each rank, and the ranks already tried by pickExpert. */
   readonly pressure: Float64Array;
+  readonly tried: Uint8Array;
 }
 
 /**
@@ -116,9 +118,9 @@ interface Search {
  * time 3·FEC(H_r) + 4·A2A_r, so a rank that bottlenecks the A2A is relieved too). `onlyFirst`
  * looks at the most pressed rank only (Algorithm 1). Ties: lower rank, then lower expert.
  */
-function pickExpert(state: SearchState, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean): number {
-  const { numRanks, numExperts, expertsPerRank: perRank, counts, hosts } = state;
-  const tried = new Uint8Array(numRanks);
+function pickExpert(search: Search, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean): number {
+  const { numRanks, numExperts, expertsPerRank: perRank, counts, hosts } = search.state;
+  const tried = search.tried.fill(0);
   for (let n = 0; n < (onlyFirst ? 1 : numRanks); n++) {
     // The next rank by decreasing pressure, found by a scan: usually the first one has an expert.
     let rank = -1;
@@ -281,12 +283,12 @@ function nextStep(search: Search, picked: Uint8Array): Step | null {
   const { state, model, opts, pressure } = search;
   if (opts.variant === 'paper') {
     // Algorithm 1: the busiest rank's heaviest expert; a repeat ends the search.
-    const e = pickExpert(state, state.computed, () => true, true);
+    const e = pickExpert(search, state.computed, () => true, true);
     if (e < 0 || picked[e] === 1) return null;
     return chooseReceivers(search, e, paperReceivers(search, e), true);
   }
   for (let r = 0; r < state.numRanks; r++) pressure[r] = rankPressure(model, state.computed[r] ?? 0, state.recvSeconds[r] ?? 0);
-  const first = pickExpert(state, pressure, (x) => hasCandidate(search, x), false);
+  const first = pickExpert(search, pressure, (x) => hasCandidate(search, x), false);
   if (first < 0) return null;
   // Every eligible expert of that rank is tried; the one whose receivers cost least wins.
   const rank = Math.floor(first / state.expertsPerRank);
@@ -316,6 +318,7 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
     opts,
     orders: new Array<Int32Array | undefined>(counts.numExperts),
     pressure: new Float64Array(counts.numRanks),
+    tried: new Uint8Array(counts.numRanks),
   };
   const slots = totalSlots(counts);
   const picked = new Uint8Array(counts.numExperts);
@@ -331,9 +334,11 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
     steps.push(step);
     if (step.cost < bestCost) [bestCost, bestLength] = [step.cost, steps.length];
   }
-  // Step 3: the best prefix of the sequence; prophet then refines it by local moves.
-  const kept = initialState(counts, model);
-  for (const step of steps.slice(0, bestLength)) applyReceivers(kept, model, step.expert, step.receivers);
+  // Step 3: the best prefix of the sequence (later steps undone); prophet then refines it.
+  const kept = search.state;
+  for (const step of steps.slice(bestLength).reverse()) {
+    for (const r of [...step.receivers].reverse()) toggleReplica(kept, model, step.expert, r, -1);
+  }
   if (opts.variant === 'paper') return placementOf(kept);
   const keptCost = polish(kept, model, opts);
   // Step 4 (prophet, small layers): a second start from the other extreme, every slot local,
@@ -346,7 +351,7 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
 /** Local search rounds (single moves, then prefix removal) until the cost stops falling. */
 function polish(state: SearchState, model: PerfModel, opts: Resolved): number {
   let cost = stateCost(state, model);
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < 2; round++) {
     const refined = Math.min(refineByToggles(state, model, opts.memoryBudgetBytes), dropReplicaPrefix(state, model));
     if (!(refined < cost)) break;
     cost = refined;

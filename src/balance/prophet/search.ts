@@ -199,7 +199,7 @@ function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array
  * (adds relieve the home, removals relieve the replica rank), plus every removal while Trans/Agg
  * time is exposed. Returns the final cost.
  */
-export function refineByToggles(state: SearchState, model: PerfModel, budget: number, maxPasses = 8): number {
+export function refineByToggles(state: SearchState, model: PerfModel, budget: number, maxPasses = 2): number {
   const { numRanks, numExperts, counts, hosts, computed, recvSeconds } = state;
   let current = stateCost(state, model);
   let topH = topIndices(computed, 3);
@@ -243,22 +243,46 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
  * crosses the hump of the first removal raising a maximum. Returns the final cost.
  */
 export function dropReplicaPrefix(state: SearchState, model: PerfModel): number {
-  const { numRanks, numExperts, counts, hosts } = state;
-  const replicas: [number, number][] = [];
+  const { numRanks, numExperts, counts, hosts, computed, recvSeconds } = state;
+  const ids: number[] = [];
   for (let e = 0; e < numExperts; e++) {
     const home = Math.floor(e / state.expertsPerRank);
-    for (let r = 0; r < numRanks; r++) if (r !== home && hosts[e * numRanks + r] === 1) replicas.push([e, r]);
+    for (let r = 0; r < numRanks; r++) if (r !== home && hosts[e * numRanks + r] === 1) ids.push(e * numRanks + r);
   }
-  replicas.sort(([e1, r1], [e2, r2]) => (counts[r1 * numExperts + e1] ?? 0) - (counts[r2 * numExperts + e2] ?? 0) || e1 - e2 || r1 - r2);
-  let best = stateCost(state, model);
+  const slots = (id: number) => counts[(id % numRanks) * numExperts + Math.floor(id / numRanks)] ?? 0;
+  const order = Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
+  let maxH = 0;
+  let maxRecv = 0;
+  for (let r = 0; r < numRanks; r++) {
+    maxH = Math.max(maxH, computed[r] ?? 0);
+    maxRecv = Math.max(maxRecv, recvSeconds[r] ?? 0);
+  }
+  let best = layerSeconds(model, maxRecv, maxH, state.trans, state.agg);
   let bestLength = 0;
-  replicas.forEach(([e, r], i) => {
+  for (let i = 0; i < order.length; i++) {
+    const id = order[i] ?? 0;
+    const [e, r] = [Math.floor(id / numRanks), id % numRanks];
+    const home = Math.floor(e / state.expertsPerRank);
+    const replicaWasMax = (computed[r] ?? 0) === maxH;
     toggleReplica(state, model, e, r, -1);
-    const cost = stateCost(state, model);
-    if (cost <= best) [best, bestLength] = [cost, i + 1];
-  });
-  for (const [e, r] of replicas.slice(bestLength)) toggleReplica(state, model, e, r, 1);
-  return best;
+    // Removal raises only the home's H and A2A time and lowers only r's H: keep maxima in O(1),
+    // rescanning H only when r held its maximum.
+    maxRecv = Math.max(maxRecv, recvSeconds[home] ?? 0);
+    if (replicaWasMax) {
+      maxH = 0;
+      for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
+    } else maxH = Math.max(maxH, computed[home] ?? 0);
+    const cost = layerSeconds(model, maxRecv, maxH, state.trans, state.agg);
+    if (cost <= best) {
+      best = cost;
+      bestLength = i + 1;
+    }
+  }
+  for (let i = order.length - 1; i >= bestLength; i--) {
+    const id = order[i] ?? 0;
+    toggleReplica(state, model, Math.floor(id / numRanks), id % numRanks, 1);
+  }
+  return stateCost(state, model);
 }
 
 export function placementOf(state: SearchState): Placement {
