@@ -157,11 +157,8 @@ function receiverOrder(search: Search, e: number): Int32Array {
 /** Whether rank r may receive expert e now: it lacks it, holds its slots and has room. */
 function canReceive(search: Search, e: number, r: number): boolean {
   const { numRanks, numExperts, counts, hosts } = search.state;
-  return (
-    hosts[e * numRanks + r] === 0 &&
-    (counts[r * numExperts + e] ?? 0) > 0 &&
-    hasRoom(search.state, search.model, search.opts.memoryBudgetBytes, e, r)
-  );
+  if (hosts[e * numRanks + r] === 1 || !((counts[r * numExperts + e] ?? 0) > 0)) return false;
+  return search.opts.memoryBudgetBytes === Infinity || hasRoom(search.state, search.model, search.opts.memoryBudgetBytes, e, r);
 }
 
 

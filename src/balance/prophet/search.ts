@@ -176,16 +176,18 @@ export function rankPressure(model: PerfModel, computed: number, recvSeconds: nu
  * settle a tie: H ≥ (1 − slack)·max H or A2A time ≥ (1 − slack)·max A2A time. Returns whether any
  * Trans/Agg time is exposed (then every removal saves time and is worth pricing).
  */
-function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, slack = 0.1): boolean {
+function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, list: number[], slack = 0.1): boolean {
   let maxH = 0;
   let maxRecv = 0;
   for (let r = 0; r < state.numRanks; r++) {
     maxH = Math.max(maxH, state.computed[r] ?? 0);
     maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
   }
+  list.length = 0;
   for (let r = 0; r < state.numRanks; r++) {
     const near = (state.computed[r] ?? 0) >= (1 - slack) * maxH || (state.recvSeconds[r] ?? 0) >= (1 - slack) * maxRecv;
     critical[r] = near ? 1 : 0;
+    if (near) list.push(r);
   }
   return layerSeconds(model, maxRecv, maxH, state.trans, state.agg) > layerSeconds(model, maxRecv, maxH, 0, 0);
 }
@@ -205,13 +207,18 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
   let topH = topIndices(computed, 3);
   let topRecv = topIndices(recvSeconds, 2);
   const critical = new Uint8Array(numRanks);
-  let exposed = markCritical(state, model, critical);
+  const criticalRanks: number[] = [];
+  const allRanks = Array.from({ length: numRanks }, (_, r) => r);
+  let exposed = markCritical(state, model, critical, criticalRanks);
   const pressure = (r: number) => rankPressure(model, computed[r] ?? 0, recvSeconds[r] ?? 0);
   for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
     changed = false;
     for (let e = 0; e < numExperts; e++) {
       const home = Math.floor(e / state.expertsPerRank);
-      for (let r = 0; r < numRanks; r++) {
+      // Unless the home is critical (adds) or Trans/Agg is exposed (any removal), only replicas
+      // on critical ranks can be worth a move.
+      const ranks = critical[home] === 1 || exposed ? allRanks : [...criticalRanks];
+      for (const r of ranks) {
         if (r === home) continue;
         const hosted = hosts[e * numRanks + r] === 1;
         if (hosted ? critical[r] === 0 && !exposed : critical[home] === 0) continue;
@@ -227,7 +234,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
           current = Math.min(current, cost);
           topH = topIndices(computed, 3);
           topRecv = topIndices(recvSeconds, 2);
-          exposed = markCritical(state, model, critical);
+          exposed = markCritical(state, model, critical, criticalRanks);
           changed = true;
         } else toggleReplica(state, model, e, r, -sign as 1 | -1);
       }
