@@ -250,7 +250,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
  * crosses the hump of the first removal raising a maximum. Returns the final cost.
  */
 export function dropReplicaPrefix(state: SearchState, model: PerfModel): number {
-  const { numRanks, numExperts, counts, hosts, computed, recvSeconds } = state;
+  const { numRanks, numExperts, counts, hosts } = state;
   const ids: number[] = [];
   for (let e = 0; e < numExperts; e++) {
     const home = Math.floor(e / state.expertsPerRank);
@@ -258,36 +258,55 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
   }
   const slots = (id: number) => counts[(id % numRanks) * numExperts + Math.floor(id / numRanks)] ?? 0;
   const order = Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
+  // Price the removals on scratch copies, then apply only the best prefix to the state.
+  const computed = Float64Array.from(state.computed);
+  const intraIn = Float64Array.from(state.intraIn);
+  const interIn = Float64Array.from(state.interIn);
+  const replicaCount = Int32Array.from(state.replicaCount);
+  let { trans, agg } = state;
   let maxH = 0;
   let maxRecv = 0;
   for (let r = 0; r < numRanks; r++) {
     maxH = Math.max(maxH, computed[r] ?? 0);
-    maxRecv = Math.max(maxRecv, recvSeconds[r] ?? 0);
+    maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
   }
-  let best = layerSeconds(model, maxRecv, maxH, state.trans, state.agg);
+  let best = layerSeconds(model, maxRecv, maxH, trans, agg);
   let bestLength = 0;
+  const { intraNode, interNode } = model.profile;
   for (let i = 0; i < order.length; i++) {
     const id = order[i] ?? 0;
-    const [e, r] = [Math.floor(id / numRanks), id % numRanks];
+    const e = Math.floor(id / numRanks);
+    const r = id % numRanks;
     const home = Math.floor(e / state.expertsPerRank);
+    const c = counts[r * numExperts + e] ?? 0;
+    const intra = sameNode(model.profile, home, r);
+    const tier = intra ? intraNode : interNode;
+    const share = paramBytesOf(model, e) / numRanks;
+    const homeShare = replicaCount[e] === 1 ? 1 : 0;
     const replicaWasMax = (computed[r] ?? 0) === maxH;
-    toggleReplica(state, model, e, r, -1);
+    computed[r] = (computed[r] ?? 0) - c;
+    computed[home] = (computed[home] ?? 0) + c;
+    if (intra) intraIn[home] = (intraIn[home] ?? 0) + c;
+    else interIn[home] = (interIn[home] ?? 0) + c;
+    trans -= share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
+    agg -= share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
+    replicaCount[e] = (replicaCount[e] ?? 0) - 1;
     // Removal raises only the home's H and A2A time and lowers only r's H: keep maxima in O(1),
     // rescanning H only when r held its maximum.
-    maxRecv = Math.max(maxRecv, recvSeconds[home] ?? 0);
+    maxRecv = Math.max(maxRecv, receiverSeconds(model, intraIn[home] ?? 0, interIn[home] ?? 0));
     if (replicaWasMax) {
       maxH = 0;
       for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
     } else maxH = Math.max(maxH, computed[home] ?? 0);
-    const cost = layerSeconds(model, maxRecv, maxH, state.trans, state.agg);
+    const cost = layerSeconds(model, maxRecv, maxH, trans, agg);
     if (cost <= best) {
       best = cost;
       bestLength = i + 1;
     }
   }
-  for (let i = order.length - 1; i >= bestLength; i--) {
+  for (let i = 0; i < bestLength; i++) {
     const id = order[i] ?? 0;
-    toggleReplica(state, model, Math.floor(id / numRanks), id % numRanks, 1);
+    toggleReplica(state, model, Math.floor(id / numRanks), id % numRanks, -1);
   }
   return stateCost(state, model);
 }
