@@ -106,6 +106,8 @@ interface Search {
   readonly opts: Resolved;
   /** Per expert, all ranks in prophet receiver order, computed on first use (counts are fixed). */
   readonly orders: (Int32Array | undefined)[];
+  /** Whether every count is an integer below 2^31 (enables exact numeric sort keys). */
+  readonly integerCounts: boolean;
   /** Scratch: the pressure of each rank, and the ranks already tried by pickExpert. */
   readonly pressure: Float64Array;
   readonly tried: Uint8Array;
@@ -148,10 +150,22 @@ function receiverOrder(search: Search, e: number): Int32Array {
   const { numRanks, numExperts, counts } = search.state;
   const home = Math.floor(e / search.state.expertsPerRank);
   const far = (r: number) => (sameNode(search.model.profile, home, r) ? 0 : 1);
-  const order = Array.from({ length: numRanks }, (_, r) => r).sort(
-    (a, b) => (counts[b * numExperts + e] ?? 0) - (counts[a * numExperts + e] ?? 0) || far(a) - far(b) || a - b,
-  );
-  return (search.orders[e] = Int32Array.from(order));
+  let order: Int32Array;
+  if (search.integerCounts) {
+    // Integer slots: one exact numeric key per rank, (max − slots, far, rank), sorted natively.
+    let max = 0;
+    for (let r = 0; r < numRanks; r++) max = Math.max(max, counts[r * numExperts + e] ?? 0);
+    const keys = new Float64Array(numRanks);
+    for (let r = 0; r < numRanks; r++) keys[r] = (max - (counts[r * numExperts + e] ?? 0)) * 2 * numRanks + far(r) * numRanks + r;
+    order = Int32Array.from(keys.sort(), (k) => k % numRanks);
+  } else {
+    order = Int32Array.from(
+      Array.from({ length: numRanks }, (_, r) => r).sort(
+        (a, b) => (counts[b * numExperts + e] ?? 0) - (counts[a * numExperts + e] ?? 0) || far(a) - far(b) || a - b,
+      ),
+    );
+  }
+  return (search.orders[e] = order);
 }
 
 /** Whether rank r may receive expert e now: it lacks it, holds its slots and has room. */
@@ -314,6 +328,7 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
     model,
     opts,
     orders: new Array<Int32Array | undefined>(counts.numExperts),
+    integerCounts: counts.data instanceof Int32Array || counts.data.every((v) => Number.isInteger(v) && v < 2 ** 31),
     pressure: new Float64Array(counts.numRanks),
     tried: new Uint8Array(counts.numRanks),
   };
