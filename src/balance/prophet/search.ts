@@ -82,10 +82,10 @@ export function hasRoom(state: SearchState, model: PerfModel, budget: number, e:
 
 /**
  * Adds (`sign` = 1) or removes (`sign` = -1) rank r as a replica of expert e, updating loads,
- * the home's A2A time, Trans/Agg (the home's share comes with the first replica and goes with the
+ * the home's A2A time (unless `refreshHome` is false: the caller refreshes it once), Trans/Agg (the home's share comes with the first replica and goes with the
  * last) and memory.
  */
-export function toggleReplica(state: SearchState, model: PerfModel, e: number, r: number, sign: 1 | -1): void {
+export function toggleReplica(state: SearchState, model: PerfModel, e: number, r: number, sign: 1 | -1, refreshHome = true): void {
   const { numRanks, numExperts, counts } = state;
   const home = Math.floor(e / state.expertsPerRank);
   const share = paramBytesOf(model, e) / numRanks;
@@ -99,7 +99,7 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
   state.computed[home] = (state.computed[home] ?? 0) - c;
   if (intra) state.intraIn[home] = (state.intraIn[home] ?? 0) - c;
   else state.interIn[home] = (state.interIn[home] ?? 0) - c;
-  state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  if (refreshHome) state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
   state.trans += sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
   state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + sign * 2 * paramBytesOf(model, e);
@@ -108,7 +108,9 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
 
 /** Gives expert e to each of `receivers`. */
 export function applyReceivers(state: SearchState, model: PerfModel, e: number, receivers: ReadonlyArray<number>): void {
-  for (const r of receivers) toggleReplica(state, model, e, r, 1);
+  for (const r of receivers) toggleReplica(state, model, e, r, 1, false);
+  const home = Math.floor(e / state.expertsPerRank);
+  state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
 }
 
 /** The indices of the `k` largest values (ties: lower index first), for O(1) "max excluding". */
