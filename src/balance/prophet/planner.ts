@@ -7,13 +7,16 @@
  * - `'paper'`: Algorithm 1. Pick the busiest rank's heaviest expert; send its parameters to every
  *   rank except its n lightest senders (one global n); stop when Eq. 7 holds
  *   (`max H − min H < α·I/E`, α = 3) or an expert repeats.
- * - `'prophet'` (default): n per expert. The receivers of the picked expert are the ranks holding
- *   its tokens in decreasing order of their count (ties: same node as the home first, then lower
- *   rank); the prefix of that order with the lowest modelled cost is taken, so n_j is chosen by
- *   the model, which prices inter-node targets at their own bandwidth. Experts may be picked again
- *   to add receivers, replicas respect a per-rank memory budget, and the search stops when no rank
+ * - `'prophet'` (default): n per expert. The picked expert comes from the most *pressed* rank
+ *   (its own modelled time 3·FEC(H_r) + 4·A2A_r); its candidate receivers (ranks holding its
+ *   slots, lacking it, with memory room) are walked in decreasing order of their slots (ties: same
+ *   node as the home first, then lower rank) and each is taken when it lowers the modelled cost,
+ *   or keeps it and lowers the cost of the home and receivers alone (this walks plateaus where
+ *   another rank sets the maximum). n_j is thus chosen by the model, which prices inter-node
+ *   targets at their own bandwidth. Experts may be picked again; the search stops when no rank
  *   can be relieved, after `patience` steps without a new best, or by Eq. 7 with α (default 0:
- *   off).
+ *   off). The kept prefix is then refined by local moves (search.ts), and on small layers a
+ *   second start from "every slot local" competes with it.
  *
  * Everything is a pure function of its arguments: every rank computes the same plan from the same
  * all-gathered counts. Ties always go to the lower index.
