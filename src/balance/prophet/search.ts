@@ -1,0 +1,326 @@
+/**
+ * The search state of one layer's placement search and the moves on it, shared by the greedy
+ * planner and its local refinement: loads H and R per rank kept up to date incrementally, so a
+ * move costs O(1) and pricing a move O(1) (after O(numRanks) bookkeeping per accepted move).
+ * Internal to the planner; the state is owned by one search and never escapes it.
+ */
+import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, type PerfModel } from './perfmodel.js';
+import { expertsPerRank, type Placement } from './placement.js';
+import type { CountMatrix } from './stats.js';
+
+/** The mutable state of one layer's search (owned by the search; inputs are never written). */
+export interface SearchState {
+  readonly numRanks: number;
+  readonly numExperts: number;
+  readonly expertsPerRank: number;
+  /** counts as float64, [numRanks][numExperts] flat. */
+  readonly counts: Float64Array;
+  /** hosts[e * numRanks + r] = 1 when r hosts e. */
+  readonly hosts: Uint8Array;
+  /** H per rank, and the slots each rank receives from its own node / other nodes. */
+  readonly computed: Float64Array;
+  readonly intraIn: Float64Array;
+  readonly interIn: Float64Array;
+  /** A2A seconds of each receiver (receiverSeconds of intraIn/interIn). */
+  readonly recvSeconds: Float64Array;
+  /** Replica bytes per rank, and replicas per expert. */
+  readonly memoryUsed: Float64Array;
+  readonly replicaCount: Int32Array;
+  trans: number;
+  agg: number;
+}
+
+/** The state of the empty placement (plain expert parallelism). */
+export function initialState(counts: CountMatrix, model: PerfModel): SearchState {
+  const { numRanks, numExperts } = counts;
+  const perRank = expertsPerRank(numRanks, numExperts);
+  const state: SearchState = {
+    numRanks,
+    numExperts,
+    expertsPerRank: perRank,
+    counts: Float64Array.from(counts.data),
+    hosts: new Uint8Array(numExperts * numRanks),
+    computed: new Float64Array(numRanks),
+    intraIn: new Float64Array(numRanks),
+    interIn: new Float64Array(numRanks),
+    recvSeconds: new Float64Array(numRanks),
+    memoryUsed: new Float64Array(numRanks),
+    replicaCount: new Int32Array(numExperts),
+    trans: 0,
+    agg: 0,
+  };
+  for (let e = 0; e < numExperts; e++) state.hosts[e * numRanks + Math.floor(e / perRank)] = 1;
+  for (let src = 0; src < numRanks; src++) {
+    for (let e = 0; e < numExperts; e++) {
+      const home = Math.floor(e / perRank);
+      const c = state.counts[src * numExperts + e] ?? 0;
+      state.computed[home] = (state.computed[home] ?? 0) + c;
+      if (src === home) continue;
+      const tierIn = sameNode(model.profile, src, home) ? state.intraIn : state.interIn;
+      tierIn[home] = (tierIn[home] ?? 0) + c;
+    }
+  }
+  for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = receiverSeconds(model, state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
+  return state;
+}
+
+/** The modelled seconds of the current state (Eq. 6/8). */
+export function stateCost(state: SearchState, model: PerfModel): number {
+  let maxRecv = 0;
+  let maxH = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
+    maxH = Math.max(maxH, state.computed[r] ?? 0);
+  }
+  return layerSeconds(model, maxRecv, maxH, state.trans, state.agg);
+}
+
+/** Whether rank r can take a replica of expert e within the memory budget. */
+export function hasRoom(state: SearchState, model: PerfModel, budget: number, e: number, r: number): boolean {
+  return (state.memoryUsed[r] ?? 0) + 2 * paramBytesOf(model, e) <= budget;
+}
+
+/**
+ * Adds (`sign` = 1) or removes (`sign` = -1) rank r as a replica of expert e, updating loads,
+ * the home's A2A time (unless `refreshHome` is false: the caller refreshes it once), Trans/Agg (the home's share comes with the first replica and goes with the
+ * last) and memory.
+ */
+export function toggleReplica(state: SearchState, model: PerfModel, e: number, r: number, sign: 1 | -1, refreshHome = true): void {
+  const { numRanks, numExperts, counts } = state;
+  const home = Math.floor(e / state.expertsPerRank);
+  const share = paramBytesOf(model, e) / numRanks;
+  const { intraNode, interNode } = model.profile;
+  const c = sign * (counts[r * numExperts + e] ?? 0);
+  const intra = sameNode(model.profile, home, r);
+  const tier = intra ? intraNode : interNode;
+  const homeShare = (state.replicaCount[e] ?? 0) === (sign === 1 ? 0 : 1) ? 1 : 0;
+  state.hosts[e * numRanks + r] = sign === 1 ? 1 : 0;
+  state.computed[r] = (state.computed[r] ?? 0) + c;
+  state.computed[home] = (state.computed[home] ?? 0) - c;
+  if (intra) state.intraIn[home] = (state.intraIn[home] ?? 0) - c;
+  else state.interIn[home] = (state.interIn[home] ?? 0) - c;
+  if (refreshHome) state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  state.trans += sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
+  state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
+  state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + sign * 2 * paramBytesOf(model, e);
+  state.replicaCount[e] = (state.replicaCount[e] ?? 0) + sign;
+}
+
+/** Gives expert e to each of `receivers`. */
+export function applyReceivers(state: SearchState, model: PerfModel, e: number, receivers: ReadonlyArray<number>): void {
+  for (const r of receivers) toggleReplica(state, model, e, r, 1, false);
+  const home = Math.floor(e / state.expertsPerRank);
+  state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+}
+
+/** The indices of the `k` largest values (ties: lower index first), for O(1) "max excluding". */
+function topIndices(values: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? 0;
+    let at = top.length;
+    while (at > 0 && v > (values[top[at - 1] ?? 0] ?? 0)) at--;
+    if (at < k) {
+      top.splice(at, 0, i);
+      if (top.length > k) top.pop();
+    }
+  }
+  return top;
+}
+
+function maxExcluding(values: Float64Array, top: ReadonlyArray<number>, a: number, b: number): number {
+  for (const i of top) if (i !== a && i !== b) return values[i] ?? 0;
+  return 0;
+}
+
+/**
+ * Modelled cost after toggling replica (e, r) (`sign` 1 adds, -1 removes) without changing the
+ * state: O(1) given the top-3 ranks by H and top-2 by A2A time. When a lower bound already exceeds
+ * `bound`, the bound is returned instead (the move is rejected either way).
+ */
+function toggleCost(
+  state: SearchState,
+  model: PerfModel,
+  e: number,
+  r: number,
+  sign: 1 | -1,
+  topH: ReadonlyArray<number>,
+  topRecv: ReadonlyArray<number>,
+  bound: number,
+): number {
+  const { numRanks, numExperts, counts, computed } = state;
+  const home = Math.floor(e / state.expertsPerRank);
+  const { intraNode, interNode } = model.profile;
+  const c = sign * (counts[r * numExperts + e] ?? 0);
+  const intra = sameNode(model.profile, home, r);
+  const tier = intra ? intraNode : interNode;
+  const share = paramBytesOf(model, e) / numRanks;
+  const homeShare = (state.replicaCount[e] ?? 0) === (sign === 1 ? 0 : 1) ? 1 : 0;
+  const trans = state.trans + sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
+  const agg = state.agg + sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
+  const maxH = Math.max(maxExcluding(computed, topH, r, home), (computed[r] ?? 0) + c, (computed[home] ?? 0) - c);
+  const otherRecv = maxExcluding(state.recvSeconds, topRecv, home, home);
+  // The home's A2A time falls when adding and rises when removing: bound it before pricing it.
+  const lowerRecv = sign === 1 ? otherRecv : Math.max(otherRecv, state.recvSeconds[home] ?? 0);
+  const lower = layerSeconds(model, lowerRecv, maxH, trans, agg);
+  if (lower > bound) return lower;
+  const homeRecv = receiverSeconds(model, (state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
+  return layerSeconds(model, Math.max(otherRecv, homeRecv), maxH, trans, agg);
+}
+
+/** A rank's own modelled time, 3·FEC(H_r) + 4·A2A_r (seconds): the pressure on it. */
+export function rankPressure(model: PerfModel, computed: number, recvSeconds: number): number {
+  return 3 * computed * model.profile.expertSecondsPerToken + 4 * recvSeconds;
+}
+
+/**
+ * Marks the ranks near a maximum, the only ranks where a single move can lower the cost or
+ * settle a tie: H ≥ (1 − slack)·max H or A2A time ≥ (1 − slack)·max A2A time. Returns whether any
+ * Trans/Agg time is exposed (then every removal saves time and is worth pricing).
+ */
+function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, list: number[], slack = 0.1): boolean {
+  let maxH = 0;
+  let maxRecv = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    maxH = Math.max(maxH, state.computed[r] ?? 0);
+    maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
+  }
+  list.length = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    const near = (state.computed[r] ?? 0) >= (1 - slack) * maxH || (state.recvSeconds[r] ?? 0) >= (1 - slack) * maxRecv;
+    critical[r] = near ? 1 : 0;
+    if (near) list.push(r);
+  }
+  return layerSeconds(model, maxRecv, maxH, state.trans, state.agg) > layerSeconds(model, maxRecv, maxH, 0, 0);
+}
+
+/**
+ * Prophet's local search after the greedy prefix: single-replica moves (drop a replica, or add a
+ * rank that holds the expert's slots and has room), scanning experts then ranks in increasing
+ * order, until a pass changes nothing (at most `maxPasses`). A move is taken when it lowers the
+ * modelled cost, or keeps it and lowers Σ_r pressure_r² (so ties at the maximum, where no single
+ * move can lower the cost, are walked off). Only moves touching a rank near a maximum are priced
+ * (adds relieve the home, removals relieve the replica rank), plus every removal while Trans/Agg
+ * time is exposed. Returns the final cost.
+ */
+export function refineByToggles(state: SearchState, model: PerfModel, budget: number, maxPasses = 2): number {
+  const { numRanks, numExperts, counts, hosts, computed, recvSeconds } = state;
+  let current = stateCost(state, model);
+  let topH = topIndices(computed, 3);
+  let topRecv = topIndices(recvSeconds, 2);
+  const critical = new Uint8Array(numRanks);
+  const criticalRanks: number[] = [];
+  const allRanks = Array.from({ length: numRanks }, (_, r) => r);
+  let exposed = markCritical(state, model, critical, criticalRanks);
+  const pressure = (r: number) => rankPressure(model, computed[r] ?? 0, recvSeconds[r] ?? 0);
+  for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
+    changed = false;
+    for (let e = 0; e < numExperts; e++) {
+      const home = Math.floor(e / state.expertsPerRank);
+      // Unless the home is critical (adds) or Trans/Agg is exposed (any removal), only replicas
+      // on critical ranks can be worth a move.
+      const ranks = critical[home] === 1 || exposed ? allRanks : [...criticalRanks];
+      for (const r of ranks) {
+        if (r === home) continue;
+        const hosted = hosts[e * numRanks + r] === 1;
+        if (hosted ? critical[r] === 0 && !exposed : critical[home] === 0) continue;
+        if (!hosted && ((counts[r * numExperts + e] ?? 0) === 0 || !hasRoom(state, model, budget, e, r))) continue;
+        const sign = hosted ? -1 : 1;
+        const limit = current * (1 + 1e-12);
+        if (toggleCost(state, model, e, r, sign, topH, topRecv, limit) > limit) continue;
+        const before = pressure(r) ** 2 + pressure(home) ** 2;
+        toggleReplica(state, model, e, r, sign);
+        const after = pressure(r) ** 2 + pressure(home) ** 2;
+        const cost = stateCost(state, model);
+        if (cost < current * (1 - 1e-12) || (cost <= limit && after < before * (1 - 1e-9))) {
+          current = Math.min(current, cost);
+          topH = topIndices(computed, 3);
+          topRecv = topIndices(recvSeconds, 2);
+          exposed = markCritical(state, model, critical, criticalRanks);
+          changed = true;
+        } else toggleReplica(state, model, e, r, -sign as 1 | -1);
+      }
+    }
+  }
+  return stateCost(state, model);
+}
+
+/**
+ * Removes replicas as a best prefix: replicas ordered by the slots they keep local (fewest first;
+ * ties: lower expert, then lower rank) are removed one after another and the prefix with the
+ * lowest cost is kept removed (ties: the longer prefix, fewer replicas). Unlike single moves this
+ * crosses the hump of the first removal raising a maximum. Returns the final cost.
+ */
+export function dropReplicaPrefix(state: SearchState, model: PerfModel): number {
+  const { numRanks, numExperts, counts, hosts } = state;
+  const ids: number[] = [];
+  for (let e = 0; e < numExperts; e++) {
+    const home = Math.floor(e / state.expertsPerRank);
+    for (let r = 0; r < numRanks; r++) if (r !== home && hosts[e * numRanks + r] === 1) ids.push(e * numRanks + r);
+  }
+  const slots = (id: number) => counts[(id % numRanks) * numExperts + Math.floor(id / numRanks)] ?? 0;
+  const order = Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
+  // Price the removals on scratch copies, then apply only the best prefix to the state.
+  const computed = Float64Array.from(state.computed);
+  const intraIn = Float64Array.from(state.intraIn);
+  const interIn = Float64Array.from(state.interIn);
+  const replicaCount = Int32Array.from(state.replicaCount);
+  let { trans, agg } = state;
+  let maxH = 0;
+  let maxRecv = 0;
+  for (let r = 0; r < numRanks; r++) {
+    maxH = Math.max(maxH, computed[r] ?? 0);
+    maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
+  }
+  let best = layerSeconds(model, maxRecv, maxH, trans, agg);
+  let bestLength = 0;
+  const { intraNode, interNode } = model.profile;
+  for (let i = 0; i < order.length; i++) {
+    const id = order[i] ?? 0;
+    const e = Math.floor(id / numRanks);
+    const r = id % numRanks;
+    const home = Math.floor(e / state.expertsPerRank);
+    const c = counts[r * numExperts + e] ?? 0;
+    const intra = sameNode(model.profile, home, r);
+    const tier = intra ? intraNode : interNode;
+    const share = paramBytesOf(model, e) / numRanks;
+    const homeShare = replicaCount[e] === 1 ? 1 : 0;
+    const replicaWasMax = (computed[r] ?? 0) === maxH;
+    computed[r] = (computed[r] ?? 0) - c;
+    computed[home] = (computed[home] ?? 0) + c;
+    if (intra) intraIn[home] = (intraIn[home] ?? 0) + c;
+    else interIn[home] = (interIn[home] ?? 0) + c;
+    trans -= share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
+    agg -= share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
+    replicaCount[e] = (replicaCount[e] ?? 0) - 1;
+    // Removal raises only the home's H and A2A time and lowers only r's H: keep maxima in O(1),
+    // rescanning H only when r held its maximum.
+    maxRecv = Math.max(maxRecv, receiverSeconds(model, intraIn[home] ?? 0, interIn[home] ?? 0));
+    if (replicaWasMax) {
+      maxH = 0;
+      for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
+    } else maxH = Math.max(maxH, computed[home] ?? 0);
+    const cost = layerSeconds(model, maxRecv, maxH, trans, agg);
+    if (cost <= best) {
+      best = cost;
+      bestLength = i + 1;
+    }
+  }
+  for (let i = 0; i < bestLength; i++) {
+    const id = order[i] ?? 0;
+    toggleReplica(state, model, Math.floor(id / numRanks), id % numRanks, -1);
+  }
+  return stateCost(state, model);
+}
+
+export function placementOf(state: SearchState): Placement {
+  const { numRanks, numExperts, hosts } = state;
+  const replicas = Array.from({ length: numExperts }, (_, e) => {
+    const home = Math.floor(e / state.expertsPerRank);
+    const ranks: number[] = [];
+    for (let r = 0; r < numRanks; r++) if (r !== home && hosts[e * numRanks + r] === 1) ranks.push(r);
+    return ranks;
+  });
+  return { numRanks, numExperts, replicas };
+}
+
