@@ -25,3 +25,5 @@ export { readLaunchEnv, type LaunchEnv, type LaunchSource, type Environment } fr
 export { startStoreServer, StoreClient, type StoreServer, type StoreClientOptions } from './comm/store.js';
 export { launch, type LaunchOptions, type LaunchResult, type RankFailure } from './comm/launcher.js';
 export { loadNccl, ncclInitRank, type NcclLibrary, type NcclComm } from './comm/nccl.js';
+export * from './balance/index.js';
+export { readTrace, traceAvailable, findSharedTrace, type RoutingTrace, type TraceMeta } from './trace/smartmoe.js';

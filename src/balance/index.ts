@@ -1,0 +1,60 @@
+/** Load balancing: statistics, the performance model, the Pro-Prophet planner and policies. */
+export {
+  type CountMatrix,
+  type CountHistory,
+  type LocalityReport,
+  countMatrix,
+  toRows,
+  validateCountMatrix,
+  expertLoads,
+  totalSlots,
+  emptyHistory,
+  pushHistory,
+  layerHistory,
+  cosineSimilarity,
+  topK,
+  topKOverlap,
+  locality,
+  balanceDegree,
+  balanceRatio,
+  maxOverMean,
+  expertMaxViolation,
+} from './prophet/stats.js';
+export {
+  type Placement,
+  type RankLoads,
+  expertsPerRank,
+  homeRank,
+  emptyPlacement,
+  validatePlacement,
+  numReplicas,
+  hostMask,
+  dispatchMatrix,
+  rankLoads,
+  replicaBytesPerRank,
+} from './prophet/placement.js';
+export {
+  type HardwareProfile,
+  type LinkTier,
+  type BandwidthPoint,
+  type PerfModel,
+  type CostBreakdown,
+  DEFAULT_HARDWARE_PROFILE,
+  perfModel,
+  validateProfile,
+  validatePerfModel,
+  saveProfile,
+  loadProfile,
+  layerCost,
+  layerSeconds,
+  evaluatePlacement,
+} from './prophet/perfmodel.js';
+export { plan, planLayers, shouldPlan, type PlanOptions } from './prophet/planner.js';
+export { predict, type Predictor } from './prophet/predictor.js';
+export {
+  noBalancePolicy,
+  prophetPolicy,
+  type BalancePolicy,
+  type PolicyStats,
+  type ProphetPolicyOptions,
+} from './policy.js';
