@@ -10,7 +10,7 @@
 
 namespace prophet::addon {
 
-void register_gemm(Napi::Env env, Napi::Object exports);
+void register_matmul(Napi::Env env, Napi::Object exports);
 void register_ffn(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 
@@ -31,7 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New<backend_info>(env, "backendInfo"));
   exports.Set("memoryStats", Napi::Function::New<memory_stats>(env, "memoryStats"));
   exports.Set("copy", Napi::Function::New<copy_storage>(env, "copy"));
-  register_gemm(env, exports);
+  register_matmul(env, exports);
   register_ffn(env, exports);
   register_optim(env, exports);
   return exports;

@@ -1,6 +1,6 @@
 /**
  * matmul: C = alpha·op(A)·op(B) + beta·C over 2-D fp32 tensors, stream-ordered, on the backend's
- * GEMM (the CPU's packed SIMD sgemm). The kernel is `sgemm` in the ABI and the addon.
+ * GEMM (the CPU's packed SIMD sgemm). The addon's `matmul` calls the ABI entry prophet_gemm_i.sgemm.
  */
 import { checkNumber, invalidType, invalidValue } from '../errors.js';
 import type { NativeStorage, NativeStream } from '../native.js';
@@ -12,8 +12,9 @@ import { checkDevice, checkF32, checkShapeEquals, resolveStream } from './check.
 
 declare module '../native.js' {
   interface NativeAddon {
-    /** C = alpha·op(A)·op(B) + beta·C, row-major; offsets and leading dimensions in elements. */
-    sgemm(
+    /** Stream-ordered C = alpha·op(A)·op(B) + beta·C over storages, row-major; offsets and
+     * leading dimensions in elements (the ABI's prophet_gemm_i.sgemm). */
+    matmul(
       a: NativeStorage, aOffset: number, lda: number,
       b: NativeStorage, bOffset: number, ldb: number,
       c: NativeStorage, cOffset: number, ldc: number,
@@ -81,7 +82,7 @@ export function matmul(a: Tensor<'f32'>, b: Tensor<'f32'>, options: MatmulOption
   // Step 3: queue the GEMM.
   const c = out;
   guard(() =>
-    addon().sgemm(a.storage, 0, Math.max(aCols, 1), b.storage, 0, Math.max(bCols, 1), c.storage, 0, Math.max(n, 1),
+    addon().matmul(a.storage, 0, Math.max(aCols, 1), b.storage, 0, Math.max(bCols, 1), c.storage, 0, Math.max(n, 1),
       transA, transB, m, n, k, alpha, beta, stream.native),
   );
   return c;

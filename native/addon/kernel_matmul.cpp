@@ -1,4 +1,4 @@
-// Binding of the GEMM family: sgemm over Storages, stream-ordered.
+// Binding of the GEMM family: matmul over Storages, stream-ordered (the ABI entry prophet_gemm_i.sgemm).
 #include <napi.h>
 
 #include "../core/kernels_gemm.h"
@@ -9,9 +9,9 @@
 namespace prophet::addon {
 namespace {
 
-// sgemm(a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, transA, transB, m, n, k, alpha, beta,
+// matmul(a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, transA, transB, m, n, k, alpha, beta,
 //       stream): C = alpha·op(A)·op(B) + beta·C, offsets and leading dimensions in elements.
-void sgemm(const Napi::CallbackInfo &info) {
+void matmul(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   StreamRef stream = arg_stream(info, 16, "stream");
   const prophet_backend_i *backend = stream->backend;
@@ -37,8 +37,8 @@ void sgemm(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void register_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("sgemm", Napi::Function::New<sgemm>(env, "sgemm"));
+void register_matmul(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New<matmul>(env, "matmul"));
 }
 
 }  // namespace prophet::addon
