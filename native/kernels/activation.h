@@ -33,7 +33,10 @@ PROPHET_HD float fast_exp(float x) {
   constexpr float kLn2Lo = -2.12194440e-4f;
   x = x < -87.33f ? -87.33f : x;
   x = x > 88.37f ? 88.37f : x;
-  const float n = __builtin_floorf(x * kLog2e + 0.5f);
+  // n = round(x·log2e) by the 1.5·2^23 trick: adding it pushes the fraction bits out under
+  // round-to-nearest, so no floor call blocks vectorisation (|x·log2e| < 2^22 after the clamp).
+  constexpr float kRound = 12582912.0f;
+  const float n = (x * kLog2e + kRound) - kRound;
   const float r = x - n * kLn2Hi - n * kLn2Lo;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
