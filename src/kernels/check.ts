@@ -36,3 +36,15 @@ export function resolveStream(stream: Stream | undefined, device: Device): Strea
   if (stream.device !== device) throw invalidValue('options.stream', `a stream of ${device}`, String(stream.device));
   return stream;
 }
+
+/**
+ * Throws a RangeError naming the first output that shares memory with another tensor of the
+ * call: kernels read inputs while writing outputs, so aliasing would give garbage.
+ */
+export function checkNoAliasing(outputs: readonly (readonly [string, Tensor])[], inputs: readonly (readonly [string, Tensor])[]): void {
+  const all = [...outputs, ...inputs];
+  outputs.forEach(([name, tensor], i) => {
+    const other = all.find(([, t], j) => j !== i && t.storage === tensor.storage);
+    if (other !== undefined) throw invalidValue(name, `a tensor that shares no memory with ${other[0]}`, other[0]);
+  });
+}

@@ -15,7 +15,7 @@ import { addon } from '../native.js';
 import { guard } from '../runtime/guard.js';
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
-import { checkDevice, checkF32, checkShapeEquals, resolveStream } from './check.js';
+import { checkDevice, checkF32, checkNoAliasing, checkShapeEquals, resolveStream } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -158,6 +158,10 @@ export function ffnForward(
   const y = outputTensor('options.out.y', options.out?.y, [n, d], x);
   const pre = outputTensor('options.out.pre', options.out?.pre, [n, h1], x);
   const act = outputTensor('options.out.act', options.out?.act, [n, h], x);
+  checkNoAliasing(
+    [['options.out.y', y], ['options.out.pre', pre], ['options.out.act', act]],
+    [['x', x], ['params.w1', params.w1], ['params.b1', params.b1], ['params.w2', params.w2], ['params.b2', params.b2]],
+  );
   // Step 3: queue the kernel.
   guard(() =>
     addon().ffnForward(dims.rowsPerExpert, d, h, ACTIVATIONS.indexOf(dims.activation), dims.gated,
@@ -205,6 +209,10 @@ export function ffnBackward(
   // Step 2: outputs.
   const dx = outputTensor('options.out.dx', options.out?.dx, [n, d], x);
   const dpre = outputTensor('options.out.dpre', options.out?.dpre, [n, h1], x);
+  checkNoAliasing(
+    [['options.out.dx', dx], ['options.out.dpre', dpre], ['grads.w1', grads.w1], ['grads.b1', grads.b1], ['grads.w2', grads.w2], ['grads.b2', grads.b2]],
+    [['dy', dy], ['x', x], ['params.w1', params.w1], ['params.w2', params.w2], ['saved.pre', saved.pre], ['saved.act', saved.act]],
+  );
   // Step 3: queue the kernel.
   guard(() =>
     addon().ffnBackward(dims.rowsPerExpert, d, h, ACTIVATIONS.indexOf(dims.activation), dims.gated,

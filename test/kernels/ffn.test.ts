@@ -284,6 +284,17 @@ describe('ffn argument errors', () => {
     );
   });
 
+  it('names an output that aliases an input', () => {
+    const y = Tensor.zeros([3, 4]);
+    expect(() => ffnForward(x, [2, 1], params, { out: { y: x } })).toThrow(
+      new RangeError('Expected a tensor that shares no memory with x for options.out.y but received "x" of type string'),
+    );
+    const saved = ffnForward(x, [2, 1], params);
+    expect(() => ffnBackward(y, x, [2, 1], params, saved, params)).toThrow(
+      new RangeError('Expected a tensor that shares no memory with params.w1 for grads.w1 but received "params.w1" of type string'),
+    );
+  });
+
   it('names a wrong dtype and a wrong gradient shape', () => {
     const ints = Tensor.zeros([3, 4], { dtype: 'i32' });
     expect(() => ffnForward(ints as unknown as Tensor<'f32'>, [2, 1], params)).toThrow(
