@@ -5,10 +5,12 @@
  * two measurements on one stream: the FFN (ffnForward + ffnBackward: 6 GEMMs per expert plus the
  * fused bias/activation passes), and the 6 GEMM calls alone with the same shapes, transposes and
  * betas (matmul on per-expert tensors). ratio_to_gemm = GEMM-alone time / FFN time: 1 means the
- * non-GEMM work is free. Each figure is the best of --reps runs after one warm-up: other
+ * non-GEMM work is free. Each figure is the best of its runs after one warm-up: other
  * processes on a shared machine only ever add time, so the minimum is the least noisy estimate.
+ * A shape runs at least --reps pairs and keeps alternating while under --budget seconds.
  *
- * Arguments: --quick (a tiny grid), --reps N (default 3), --experts N (default 2),
+ * Arguments: --quick (a tiny grid), --reps N (default 3), --budget S (default 6),
+ * --experts N (default 2),
  * --activation relu|gelu|silu (default gelu), --gated, --d-model 512,1024, --tokens 1024,4096,
  * --hidden-mult 2,4.
  */
@@ -28,6 +30,7 @@ interface Shape {
 interface Settings {
   readonly shapes: Shape[];
   readonly reps: number;
+  readonly budgetSeconds: number;
   readonly experts: number;
   readonly activation: Activation;
   readonly gated: boolean;
@@ -56,7 +59,8 @@ function parse(args: readonly string[]): Settings {
   if (!['relu', 'gelu', 'silu'].includes(activation)) throw new RangeError(`Expected relu, gelu or silu for --activation but received ${activation}`);
   const [reps = 3] = numbers(args, '--reps', [3]);
   const [experts = 2] = numbers(args, '--experts', [2]);
-  return { shapes, reps, experts, activation, gated: args.includes('--gated') };
+  const [budgetSeconds = 6] = numbers(args, '--budget', [quick ? 1 : 6]);
+  return { shapes, reps, budgetSeconds, experts, activation, gated: args.includes('--gated') };
 }
 
 function random(shape: number[], scale: number): Tensor<'f32'> {
@@ -138,7 +142,9 @@ async function measure(shape: Shape, s: Settings, stream: Stream): Promise<{ ffn
     await timed(stream, ffn.run); // warm-up (first touch of every buffer)
     await timed(stream, gemm.run);
     const ffnTimes: number[] = [], gemmTimes: number[] = [];
-    for (let r = 0; r < s.reps; r++) {
+    const started = performance.now();
+    const maxReps = Math.max(s.reps, 30);
+    for (let r = 0; r < maxReps && (r < s.reps || performance.now() - started < s.budgetSeconds * 1000); r++) {
       // Alternate, so that load from other processes hits both sides alike.
       ffnTimes.push(await timed(stream, ffn.run));
       gemmTimes.push(await timed(stream, gemm.run));
@@ -157,7 +163,7 @@ const bench: Benchmark = {
     const s = parse(args);
     const stream = Device.cpu().createStream();
     const rows: BenchmarkResult['rows'][number][] = [];
-    console.error(`ffn: ${s.experts} experts, ${s.activation}${s.gated ? ' gated' : ''}, best of ${s.reps}`);
+    console.error(`ffn: ${s.experts} experts, ${s.activation}${s.gated ? ' gated' : ''}, best of >= ${s.reps} runs within ${s.budgetSeconds} s per shape`);
     for (const shape of s.shapes) {
       const { ffn, gemm } = await measure(shape, s, stream);
       const row = {
