@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ffnBackward, ffnForward, type Activation, type FfnParams } from '../../src/kernels/ffn.js';
+import { addon } from '../../src/native.js';
 import { Device } from '../../src/runtime/device.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { refFfnBackward, refFfnForward, type RefFfnDims } from './reference/ffn.js';
@@ -293,6 +294,29 @@ describe('ffn argument errors', () => {
     expect(() => ffnBackward(y, x, [2, 1], params, saved, params)).toThrow(
       new RangeError('Expected a tensor that shares no memory with params.w1 for grads.w1 but received "params.w1" of type string'),
     );
+  });
+
+  it('the addon itself refuses storages too small for the shape and negative counts', () => {
+    const stream = Device.cpu().defaultStream.native;
+    const s = (t: Tensor) => t.storage;
+    const small = Tensor.zeros([2, 4]); // 2 rows where 3 are needed
+    expect(() =>
+      addon().ffnForward(Int32Array.of(2, 1), 4, 6, 1, false, s(small), s(params.w1), s(params.b1), s(params.w2), s(params.b2),
+        s(Tensor.zeros([3, 6])), s(Tensor.zeros([3, 6])), s(Tensor.zeros([3, 4])), stream),
+    ).toThrow(new RangeError('Invalid x: needs 48 bytes but the storage has 32'));
+    expect(() =>
+      addon().ffnForward(Int32Array.of(4, -1), 4, 6, 1, false, s(x), s(params.w1), s(params.b1), s(params.w2), s(params.b2),
+        s(Tensor.zeros([3, 6])), s(Tensor.zeros([3, 6])), s(Tensor.zeros([3, 4])), stream),
+    ).toThrow(new RangeError('Invalid rowsPerExpert: counts must be >= 0'));
+    // The backend's own validation: an Error with code EINVAL, nothing queued.
+    let error: unknown;
+    try {
+      addon().ffnForward(Int32Array.of(2, 1), 4, 6, 7, false, s(x), s(params.w1), s(params.b1), s(params.w2), s(params.b2),
+        s(Tensor.zeros([3, 6])), s(Tensor.zeros([3, 6])), s(Tensor.zeros([3, 4])), stream);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'EINVAL', message: 'ffn forward failed on cpu: ffn forward: unknown activation 7' });
   });
 
   it('names a wrong dtype and a wrong gradient shape', () => {
