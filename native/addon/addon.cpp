@@ -15,6 +15,9 @@ void register_permute(Napi::Env env, Napi::Object exports);  // kernels_permute_
 void register_comm(Napi::Env env, Napi::Object exports);  // comm_register.cpp
 void register_nn(Napi::Env env, Napi::Object exports);       // kernels_nn_binding.cpp
 void register_nccl(Napi::Env env, Napi::Object exports);  // nccl_binding.cpp
+void register_matmul(Napi::Env env, Napi::Object exports);
+void register_ffn(Napi::Env env, Napi::Object exports);
+void register_optim(Napi::Env env, Napi::Object exports);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
@@ -38,6 +41,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_comm(env, exports);
   register_nn(env, exports);
   register_nccl(env, exports);
+  register_matmul(env, exports);
+  register_ffn(env, exports);
+  register_optim(env, exports);
   return exports;
 }
 
