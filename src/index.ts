@@ -9,7 +9,7 @@ export { backends, memoryStats, type BackendsReport } from './runtime/backends.j
 export { Device } from './runtime/device.js';
 export { Event } from './runtime/event.js';
 export { Stream, type StreamOptions } from './runtime/stream.js';
-export { Tensor, type TensorOptions, type StreamOption } from './runtime/tensor.js';
+export { Tensor, type TensorOptions, type StreamOption, type CopyOptions } from './runtime/tensor.js';
 export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/dtype.js';
 export { ProphetError, type ErrorCode } from './errors.js';
 export type { AllToAllVOptions, CollectiveOptions, CommBackendName, Communicator, SubsetOptions } from './comm/communicator.js';

@@ -3,7 +3,7 @@
  * stream-ordered on the stream it is given (the device's default stream otherwise); reading
  * back to JS returns a Promise, or is zero-copy through view() on host-addressable backends.
  */
-import { checkChoice, invalidType, invalidValue, settleNative } from '../errors.js';
+import { checkChoice, checkInteger, invalidType, invalidValue, settleNative } from '../errors.js';
 import { addon, type NativeStorage } from '../native.js';
 import { Device } from './device.js';
 import {
@@ -28,6 +28,14 @@ export interface TensorOptions<D extends DType = DType> {
 
 export interface StreamOption {
   readonly stream?: Stream;
+}
+
+/** A region of a copy, in elements. */
+export interface CopyOptions extends StreamOption {
+  readonly srcOffset?: number;
+  readonly dstOffset?: number;
+  /** Elements to copy (default: all, and then both tensors must have the same element count). */
+  readonly count?: number;
 }
 
 /** Validates a shape: an array of non-negative integers. Returns a frozen copy. */
@@ -131,14 +139,27 @@ export class Tensor<D extends DType = DType> {
     guard(() => this.storage.fill(0, this.byteLength, 0, stream.native));
   }
 
-  /** Copies `source` (same dtype and element count, same backend) into this tensor. */
-  copyFrom(source: Tensor<D>, options: StreamOption = {}): void {
+  /**
+   * Copies `source` (same dtype, same backend) into this tensor, stream-ordered. Without a region
+   * the whole tensor is copied and the element counts must match; with `count`, elements
+   * [srcOffset, srcOffset + count) of source go to [dstOffset, dstOffset + count) of this one.
+   */
+  copyFrom(source: Tensor<D>, options: CopyOptions = {}): void {
     if (!(source instanceof Tensor)) throw invalidType('source', 'Tensor', source);
-    if (source.dtype !== this.dtype || source.numel !== this.numel) {
+    if (source.dtype !== this.dtype) {
+      throw invalidValue('source', `a ${this.dtype} tensor`, `${source.dtype}[${source.shape.join(', ')}]`);
+    }
+    const srcOffset = checkInteger('options.srcOffset', options.srcOffset ?? 0, 0);
+    const dstOffset = checkInteger('options.dstOffset', options.dstOffset ?? 0, 0);
+    if (options.count === undefined && source.numel !== this.numel) {
       throw invalidValue('source', `a ${this.dtype} tensor of ${this.numel} elements`, `${source.dtype}[${source.shape.join(', ')}]`);
     }
+    const count = checkInteger('options.count', options.count ?? this.numel, 0);
+    if (srcOffset + count > source.numel) throw invalidValue('options.count', `at most ${source.numel - srcOffset} (source elements after srcOffset)`, count);
+    if (dstOffset + count > this.numel) throw invalidValue('options.count', `at most ${this.numel - dstOffset} (elements after dstOffset)`, count);
     const stream = this.streamOf(options);
-    guard(() => addon().copy(this.storage, 0, source.storage, 0, this.byteLength, stream.native));
+    const size = BYTES_PER_ELEMENT[this.dtype];
+    guard(() => addon().copy(this.storage, dstOffset * size, source.storage, srcOffset * size, count * size, stream.native));
   }
 
   /**

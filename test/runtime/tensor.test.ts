@@ -91,3 +91,19 @@ describe('tensors', () => {
     expect(Array.from(await t.toArray())).toEqual([]);
   });
 });
+
+describe('region copies', () => {
+  it('copy element ranges between tensors against a plain slice', async () => {
+    const stream = Device.cpu().createStream();
+    const src = Tensor.from([0, 1, 2, 3, 4, 5, 6, 7], [8], { stream });
+    const dst = Tensor.from(new Float32Array(6).fill(-1), [2, 3], { stream });
+    dst.copyFrom(src, { stream, srcOffset: 5, dstOffset: 1, count: 3 });
+    dst.copyFrom(src, { stream, srcOffset: 0, dstOffset: 4, count: 0 });
+    expect(Array.from(await dst.toArray({ stream }))).toEqual([-1, 5, 6, 7, -1, -1]);
+    expect(() => dst.copyFrom(src, { stream, srcOffset: 6, count: 3 })).toThrow(
+      new RangeError('Expected at most 2 (source elements after srcOffset) for options.count but received 3 of type number'),
+    );
+    expect(() => dst.copyFrom(src, { stream, dstOffset: 4, count: 3 })).toThrow(RangeError);
+    expect(() => dst.copyFrom(src, { stream })).toThrow(/6 elements/);
+  });
+});
