@@ -16,6 +16,8 @@ struct FfnShape {
   prophet_ffn_shape_t shape{};
   size_t num_rows = 0;   // N
   size_t hidden_in = 0;  // H1
+  size_t w1_count = 0;   // E·d·H1
+  size_t w2_count = 0;   // E·h·d
 };
 
 FfnShape arg_ffn_shape(const Napi::CallbackInfo &info) {
@@ -34,6 +36,10 @@ FfnShape arg_ffn_shape(const Napi::CallbackInfo &info) {
   out.shape.activation = arg_int(info, 3, "activation");
   out.shape.gated = gated ? 1 : 0;
   out.hidden_in = (gated ? 2 : 1) * static_cast<size_t>(out.shape.hidden);
+  const size_t e = out.rows_per_expert.size(), d = static_cast<size_t>(out.shape.d_model);
+  out.w1_count = checked_mul(env, checked_mul(env, e, d, "w1"), out.hidden_in, "w1");
+  const size_t h = static_cast<size_t>(out.shape.hidden);
+  out.w2_count = checked_mul(env, checked_mul(env, e, h, "w2"), d, "w2");
   return out;
 }
 
@@ -48,9 +54,9 @@ void ffn_forward(const Napi::CallbackInfo &info) {
   const size_t e = s.rows_per_expert.size(), n = s.num_rows, h1 = s.hidden_in;
   const size_t d = static_cast<size_t>(s.shape.d_model), h = static_cast<size_t>(s.shape.hidden);
   FloatArg x = arg_floats(info, 5, "x", backend, 0, checked_mul(env, n, d, "x"));
-  FloatArg w1 = arg_floats(info, 6, "w1", backend, 0, checked_mul(env, checked_mul(env, e, d, "w1"), h1, "w1"));
+  FloatArg w1 = arg_floats(info, 6, "w1", backend, 0, s.w1_count);
   FloatArg b1 = arg_floats(info, 7, "b1", backend, 0, checked_mul(env, e, h1, "b1"));
-  FloatArg w2 = arg_floats(info, 8, "w2", backend, 0, checked_mul(env, checked_mul(env, e, h, "w2"), d, "w2"));
+  FloatArg w2 = arg_floats(info, 8, "w2", backend, 0, s.w2_count);
   FloatArg b2 = arg_floats(info, 9, "b2", backend, 0, checked_mul(env, e, d, "b2"));
   FloatArg pre = arg_floats(info, 10, "pre", backend, 0, checked_mul(env, n, h1, "pre"));
   FloatArg act = arg_floats(info, 11, "act", backend, 0, checked_mul(env, n, h, "act"));
@@ -75,15 +81,15 @@ void ffn_backward(const Napi::CallbackInfo &info) {
   const size_t d = static_cast<size_t>(s.shape.d_model), h = static_cast<size_t>(s.shape.hidden);
   FloatArg dy = arg_floats(info, 5, "dy", backend, 0, checked_mul(env, n, d, "dy"));
   FloatArg x = arg_floats(info, 6, "x", backend, 0, checked_mul(env, n, d, "x"));
-  FloatArg w1 = arg_floats(info, 7, "w1", backend, 0, checked_mul(env, checked_mul(env, e, d, "w1"), h1, "w1"));
-  FloatArg w2 = arg_floats(info, 8, "w2", backend, 0, checked_mul(env, checked_mul(env, e, h, "w2"), d, "w2"));
+  FloatArg w1 = arg_floats(info, 7, "w1", backend, 0, s.w1_count);
+  FloatArg w2 = arg_floats(info, 8, "w2", backend, 0, s.w2_count);
   FloatArg pre = arg_floats(info, 9, "pre", backend, 0, checked_mul(env, n, h1, "pre"));
   FloatArg act = arg_floats(info, 10, "act", backend, 0, checked_mul(env, n, h, "act"));
   FloatArg dx = arg_floats(info, 11, "dx", backend, 0, checked_mul(env, n, d, "dx"));
   FloatArg dpre = arg_floats(info, 12, "dpre", backend, 0, checked_mul(env, n, h1, "dpre"));
-  FloatArg dw1 = arg_floats(info, 13, "dw1", backend, 0, checked_mul(env, checked_mul(env, e, d, "dw1"), h1, "dw1"));
+  FloatArg dw1 = arg_floats(info, 13, "dw1", backend, 0, s.w1_count);
   FloatArg db1 = arg_floats(info, 14, "db1", backend, 0, checked_mul(env, e, h1, "db1"));
-  FloatArg dw2 = arg_floats(info, 15, "dw2", backend, 0, checked_mul(env, checked_mul(env, e, h, "dw2"), d, "dw2"));
+  FloatArg dw2 = arg_floats(info, 15, "dw2", backend, 0, s.w2_count);
   FloatArg db2 = arg_floats(info, 16, "db2", backend, 0, checked_mul(env, e, d, "db2"));
   check(env,
         ffn->backward(stream->stream, &s.shape, dy.ptr, x.ptr, w1.ptr, w2.ptr, pre.ptr, act.ptr,

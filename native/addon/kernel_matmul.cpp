@@ -1,4 +1,5 @@
-// Binding of the GEMM family: matmul over Storages, stream-ordered (the ABI entry prophet_gemm_i.sgemm).
+// Binding of the GEMM family: matmul over Storages, stream-ordered (the ABI entry
+// prophet_gemm_i.sgemm).
 #include <napi.h>
 
 #include "../core/kernels_gemm.h"
@@ -17,7 +18,8 @@ void matmul(const Napi::CallbackInfo &info) {
   const prophet_backend_i *backend = stream->backend;
   const prophet_gemm_i *gemm = kernel_family(env, backend, &prophet_kernel_i::gemm, "gemm");
   const bool trans_a = arg_bool(info, 9, "transA"), trans_b = arg_bool(info, 10, "transB");
-  const size_t m = arg_size(info, 11, "m"), n = arg_size(info, 12, "n"), k = arg_size(info, 13, "k");
+  const size_t m = arg_size(info, 11, "m"), n = arg_size(info, 12, "n");
+  const size_t k = arg_size(info, 13, "k");
   const size_t lda = arg_size(info, 2, "lda"), ldb = arg_size(info, 5, "ldb");
   const size_t ldc = arg_size(info, 8, "ldc");
   const size_t a_extent = matrix_extent(env, trans_a ? k : m, trans_a ? m : k, lda, "a");

@@ -26,12 +26,13 @@ void sgd(const Napi::CallbackInfo &info) {
   FloatArg grad = arg_floats(info, 1, "grad", backend, 0, n);
   FloatArg buf;
   if (!info[2].IsNull()) buf = arg_floats(info, 2, "momentumBuffer", backend, 0, n);
-  const prophet_sgd_params_t params{arg_float(info, 4, "lr"),          arg_float(info, 5, "momentum"),
-                                    arg_float(info, 6, "dampening"),   arg_float(info, 7, "weightDecay"),
-                                    arg_bool(info, 8, "nesterov") ? 1 : 0,
-                                    arg_bool(info, 9, "firstStep") ? 1 : 0};
-  check(env, optim->sgd(stream->stream, static_cast<int64_t>(n), param.ptr, grad.ptr, buf.ptr, &params),
-        backend, "sgd");
+  const prophet_sgd_params_t params{
+      arg_float(info, 4, "lr"),           arg_float(info, 5, "momentum"),
+      arg_float(info, 6, "dampening"),    arg_float(info, 7, "weightDecay"),
+      arg_bool(info, 8, "nesterov") ? 1 : 0, arg_bool(info, 9, "firstStep") ? 1 : 0};
+  const auto count = static_cast<int64_t>(n);
+  check(env, optim->sgd(stream->stream, count, param.ptr, grad.ptr, buf.ptr, &params), backend,
+        "sgd");
   pin_until_done(stream, {param.buffer, grad.buffer, buf.buffer});
 }
 
@@ -50,7 +51,8 @@ void adamw(const Napi::CallbackInfo &info) {
       arg_float(info, 5, "lr"),  arg_float(info, 6, "beta1"),       arg_float(info, 7, "beta2"),
       arg_float(info, 8, "eps"), arg_float(info, 9, "weightDecay"),
       static_cast<int64_t>(arg_size(info, 10, "step"))};
-  check(env, optim->adamw(stream->stream, static_cast<int64_t>(n), param.ptr, grad.ptr, m.ptr, v.ptr, &params),
+  const auto count = static_cast<int64_t>(n);
+  check(env, optim->adamw(stream->stream, count, param.ptr, grad.ptr, m.ptr, v.ptr, &params),
         backend, "adamw");
   pin_until_done(stream, {param.buffer, grad.buffer, m.buffer, v.buffer});
 }
@@ -61,7 +63,8 @@ void fill(const Napi::CallbackInfo &info) {
   StreamRef stream = arg_stream(info, 3, "stream");
   const size_t n = arg_size(info, 1, "n");
   FloatArg x = arg_floats(info, 0, "x", stream->backend, 0, n);
-  check(env, optim_of(env, stream)->fill(stream->stream, static_cast<int64_t>(n), x.ptr, arg_float(info, 2, "value")),
+  const float value = arg_float(info, 2, "value");
+  check(env, optim_of(env, stream)->fill(stream->stream, static_cast<int64_t>(n), x.ptr, value),
         stream->backend, "fill");
   pin_until_done(stream, {x.buffer});
 }
@@ -72,7 +75,8 @@ void scale(const Napi::CallbackInfo &info) {
   StreamRef stream = arg_stream(info, 3, "stream");
   const size_t n = arg_size(info, 1, "n");
   FloatArg x = arg_floats(info, 0, "x", stream->backend, 0, n);
-  check(env, optim_of(env, stream)->scale(stream->stream, static_cast<int64_t>(n), x.ptr, arg_float(info, 2, "alpha")),
+  const float alpha = arg_float(info, 2, "alpha");
+  check(env, optim_of(env, stream)->scale(stream->stream, static_cast<int64_t>(n), x.ptr, alpha),
         stream->backend, "scale");
   pin_until_done(stream, {x.buffer});
 }
@@ -84,7 +88,9 @@ void axpy(const Napi::CallbackInfo &info) {
   const size_t n = arg_size(info, 0, "n");
   FloatArg x = arg_floats(info, 2, "x", stream->backend, 0, n);
   FloatArg y = arg_floats(info, 3, "y", stream->backend, 0, n);
-  check(env, optim_of(env, stream)->axpy(stream->stream, static_cast<int64_t>(n), arg_float(info, 1, "alpha"), x.ptr, y.ptr),
+  const float alpha = arg_float(info, 1, "alpha");
+  check(env,
+        optim_of(env, stream)->axpy(stream->stream, static_cast<int64_t>(n), alpha, x.ptr, y.ptr),
         stream->backend, "axpy");
   pin_until_done(stream, {x.buffer, y.buffer});
 }
@@ -128,8 +134,10 @@ void sum_squares(const Napi::CallbackInfo &info) {
   StreamRef stream = arg_stream(info, 3, "stream");
   StorageList list = arg_storage_list(info, 0, "tensors", stream->backend);
   FloatArg out = arg_floats(info, 2, "out", stream->backend, 0, 1);
-  check(env, optim_of(env, stream)->sum_squares(stream->stream, static_cast<int64_t>(list.sizes.size()),
-                                                list.pointers.data(), list.sizes.data(), out.ptr),
+  const auto num_tensors = static_cast<int64_t>(list.sizes.size());
+  check(env,
+        optim_of(env, stream)->sum_squares(stream->stream, num_tensors, list.pointers.data(),
+                                           list.sizes.data(), out.ptr),
         stream->backend, "sumSquares");
   list.buffers.push_back(out.buffer);
   pin_until_done(stream, std::move(list.buffers));
@@ -141,9 +149,11 @@ void clip_by_norm(const Napi::CallbackInfo &info) {
   StreamRef stream = arg_stream(info, 4, "stream");
   StorageList list = arg_storage_list(info, 0, "tensors", stream->backend);
   FloatArg sum = arg_floats(info, 2, "sumSquares", stream->backend, 0, 1);
-  check(env, optim_of(env, stream)->clip_by_norm(stream->stream, static_cast<int64_t>(list.sizes.size()),
-                                                 list.pointers.data(), list.sizes.data(), sum.ptr,
-                                                 arg_float(info, 3, "maxNorm")),
+  const auto num_tensors = static_cast<int64_t>(list.sizes.size());
+  const float max_norm = arg_float(info, 3, "maxNorm");
+  check(env,
+        optim_of(env, stream)->clip_by_norm(stream->stream, num_tensors, list.pointers.data(),
+                                            list.sizes.data(), sum.ptr, max_norm),
         stream->backend, "clipByNorm");
   list.buffers.push_back(sum.buffer);
   pin_until_done(stream, std::move(list.buffers));

@@ -18,7 +18,8 @@ typedef struct prophet_gemm_i {
        C is [m, n] with row stride ldc. beta == 0 overwrites C (NaNs in C do not propagate).
      m, n, k >= 0 (k == 0 gives C = beta * C); each leading dimension >= the stored row length
      (and >= 1). Pointers are device pointers (buffer device_ptr + offset) that must stay valid
-     until the work has run; C must not overlap A or B. Stream-ordered: validates, queues, returns. */
+     until the work has run; C must not overlap A or B. Stream-ordered: validates, queues,
+     returns. */
   prophet_status_t (*sgemm)(prophet_stream_t stream, int trans_a, int trans_b, int64_t m,
                             int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                             const float *b, int64_t ldb, float beta, float *c, int64_t ldc);

@@ -28,7 +28,8 @@ typedef struct prophet_sgd_params {
 } prophet_sgd_params_t;
 
 /* torch.optim.AdamW (amsgrad off): p *= 1 - lr·wd; m = lerp(m, g, 1 - beta1);
-   v = beta2·v + (1 - beta2)·g²; p -= lr / (1 - beta1^t) · m / (sqrt(v) / sqrt(1 - beta2^t) + eps). */
+   v = beta2·v + (1 - beta2)·g²;
+   p -= lr / (1 - beta1^t) · m / (sqrt(v) / sqrt(1 - beta2^t) + eps). */
 typedef struct prophet_adamw_params {
   float lr;
   float beta1;

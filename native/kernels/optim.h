@@ -45,9 +45,14 @@ inline AdamwCoeffs adamw_coeffs(double lr, double beta1, double beta2, double ep
                                 double weight_decay, int64_t step) {
   const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
   const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-  return AdamwCoeffs{static_cast<float>(beta1),          static_cast<float>(beta2),
-                     static_cast<float>(eps),            static_cast<float>(1.0 - lr * weight_decay),
-                     static_cast<float>(lr / bc1),       static_cast<float>(std::sqrt(bc2))};
+  AdamwCoeffs c;
+  c.beta1 = static_cast<float>(beta1);
+  c.beta2 = static_cast<float>(beta2);
+  c.eps = static_cast<float>(eps);
+  c.decay = static_cast<float>(1.0 - lr * weight_decay);
+  c.step_size = static_cast<float>(lr / bc1);
+  c.bc2_sqrt = static_cast<float>(std::sqrt(bc2));
+  return c;
 }
 
 // One element of AdamW, in torch's order of operations: decay, m = lerp(m, g, 1 - beta1)

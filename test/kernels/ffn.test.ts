@@ -319,6 +319,13 @@ describe('ffn argument errors', () => {
     expect(error).toMatchObject({ code: 'EINVAL', message: 'ffn forward failed on cpu: ffn forward: unknown activation 7' });
   });
 
+  it('reports a disposed weight as EDISPOSED', () => {
+    const q = makeProblem(4, [1], 4, 6, 'relu', false);
+    const { x: x1, params: p1 } = upload(q);
+    p1.w2.dispose();
+    expect(() => ffnForward(x1, [1], p1, { activation: 'relu' })).toThrow(expect.objectContaining({ code: 'EDISPOSED' }));
+  });
+
   it('names a wrong dtype and a wrong gradient shape', () => {
     const ints = Tensor.zeros([3, 4], { dtype: 'i32' });
     expect(() => ffnForward(ints as unknown as Tensor<'f32'>, [2, 1], params)).toThrow(

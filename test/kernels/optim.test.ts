@@ -53,6 +53,16 @@ describe('Sgd', () => {
     });
   }
 
+  it('names a gradient of the wrong size and a non-tensor parameter', () => {
+    const param = Tensor.zeros([4]);
+    expect(() => new Sgd([{ param, grad: Tensor.zeros([5]) }], { lr: 0.1 })).toThrow(
+      new RangeError('Expected a tensor of 4 elements for params[0].grad but received [5] of type array'),
+    );
+    expect(() => new AdamW([{ param: [1, 2] as unknown as Tensor<'f32'>, grad: param }])).toThrow(
+      new TypeError('Expected f32 Tensor for params[0].param but received [1, 2] of type array'),
+    );
+  });
+
   it('rejects nesterov without momentum, and a negative lr', () => {
     const { params } = makeParams(1);
     expect(() => new Sgd(params, { lr: 0.1, nesterov: true })).toThrow(

@@ -97,15 +97,15 @@ PROPHET_CPU_CLONES void forward_chunk(int activation, bool gated, const float *b
 }
 
 PROPHET_CPU_CLONES void backward_chunk(int activation, bool gated, const float *pre,
-                                       const float *dy, float *dpre, double *partial1,
-                                       double *partial2, int64_t rows, int64_t d, int64_t h) {
+                                       const float *dy, float *dpre, double *sum1,
+                                       double *sum2, int64_t rows, int64_t d, int64_t h) {
   switch (activation * 2 + (gated ? 1 : 0)) {
-    case 0: backward_rows<Activation::kRelu, false>(pre, dy, dpre, partial1, partial2, rows, d, h); break;
-    case 1: backward_rows<Activation::kRelu, true>(pre, dy, dpre, partial1, partial2, rows, d, h); break;
-    case 2: backward_rows<Activation::kGelu, false>(pre, dy, dpre, partial1, partial2, rows, d, h); break;
-    case 3: backward_rows<Activation::kGelu, true>(pre, dy, dpre, partial1, partial2, rows, d, h); break;
-    case 4: backward_rows<Activation::kSilu, false>(pre, dy, dpre, partial1, partial2, rows, d, h); break;
-    default: backward_rows<Activation::kSilu, true>(pre, dy, dpre, partial1, partial2, rows, d, h); break;
+    case 0: backward_rows<Activation::kRelu, false>(pre, dy, dpre, sum1, sum2, rows, d, h); break;
+    case 1: backward_rows<Activation::kRelu, true>(pre, dy, dpre, sum1, sum2, rows, d, h); break;
+    case 2: backward_rows<Activation::kGelu, false>(pre, dy, dpre, sum1, sum2, rows, d, h); break;
+    case 3: backward_rows<Activation::kGelu, true>(pre, dy, dpre, sum1, sum2, rows, d, h); break;
+    case 4: backward_rows<Activation::kSilu, false>(pre, dy, dpre, sum1, sum2, rows, d, h); break;
+    default: backward_rows<Activation::kSilu, true>(pre, dy, dpre, sum1, sum2, rows, d, h); break;
   }
 }
 

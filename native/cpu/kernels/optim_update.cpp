@@ -48,7 +48,9 @@ void parallel_blocks(int64_t n, Block block) {
 
 prophet_status_t sgd(prophet_stream_t stream, int64_t n, float *param, const float *grad,
                      float *momentum_buf, const prophet_sgd_params_t *params) {
-  if (stream == nullptr || params == nullptr) return fail(PROPHET_ERR_INVALID, "sgd: NULL stream or params");
+  if (stream == nullptr || params == nullptr) {
+    return fail(PROPHET_ERR_INVALID, "sgd: NULL stream or params");
+  }
   if (n < 0) return fail(PROPHET_ERR_INVALID, "sgd: n must be >= 0");
   const bool momentum = params->momentum != 0.0f;
   if (n > 0 && (param == nullptr || grad == nullptr || (momentum && momentum_buf == nullptr))) {
@@ -71,10 +73,13 @@ prophet_status_t sgd(prophet_stream_t stream, int64_t n, float *param, const flo
 
 prophet_status_t adamw(prophet_stream_t stream, int64_t n, float *param, const float *grad,
                        float *m, float *v, const prophet_adamw_params_t *params) {
-  if (stream == nullptr || params == nullptr) return fail(PROPHET_ERR_INVALID, "adamw: NULL stream or params");
+  if (stream == nullptr || params == nullptr) {
+    return fail(PROPHET_ERR_INVALID, "adamw: NULL stream or params");
+  }
   if (n < 0) return fail(PROPHET_ERR_INVALID, "adamw: n must be >= 0");
   if (params->step < 1) {
-    return fail(PROPHET_ERR_INVALID, "adamw: step must be >= 1 (got " + std::to_string(params->step) + ")");
+    return fail(PROPHET_ERR_INVALID,
+                "adamw: step must be >= 1 (got " + std::to_string(params->step) + ")");
   }
   if (n > 0 && (param == nullptr || grad == nullptr || m == nullptr || v == nullptr)) {
     return fail(PROPHET_ERR_INVALID, "adamw: NULL tensor pointer");

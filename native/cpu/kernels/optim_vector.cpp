@@ -152,7 +152,8 @@ prophet_status_t clip_by_norm(prophet_stream_t stream, int64_t num_tensors,
     return fail(PROPHET_ERR_INVALID, "clip_by_norm: NULL stream or sum of squares");
   }
   auto list = std::make_shared<TensorList>();
-  const prophet_status_t status = copy_list(num_tensors, tensors, sizes, "clip_by_norm", list.get());
+  const prophet_status_t status =
+      copy_list(num_tensors, tensors, sizes, "clip_by_norm", list.get());
   if (status != PROPHET_OK) return status;
   stream->enqueue([list, sum_squares_in, max_norm] {
     const float coef = kernels::clip_coefficient(*sum_squares_in, max_norm);
