@@ -27,3 +27,4 @@ export { launch, type LaunchOptions, type LaunchResult, type RankFailure } from 
 export { loadNccl, ncclInitRank, type NcclLibrary, type NcclComm } from './comm/nccl.js';
 export * from './balance/index.js';
 export { readTrace, traceAvailable, findSharedTrace, type RoutingTrace, type TraceMeta } from './trace/smartmoe.js';
+export * from './moe/index.js';

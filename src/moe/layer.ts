@@ -1,0 +1,278 @@
+/**
+ * The expert-parallel MoE layer: E experts over the W ranks of a communicator, E / W per rank.
+ *
+ * forward:  router (x·Wg) → top-k gating → count matrix all-gathered → dispatch → all-to-all-v →
+ *           regroup expert-major → expert FFN → regroup rank-major → all-to-all-v → combine
+ * backward: the reverse, giving dx and accumulating expert and router gradients.
+ *
+ * Every rank runs its own MoELayer on its own stream (`comm.defaultStream`): inputs must be
+ * ordered on that stream, and results are. The router weight is replicated (data parallel): its
+ * gradient is this rank's share, to be all-reduced with the other replicated parameters before
+ * the optimizer step. Routing never depends on W, so W = 1 and W = 4 compute the same function.
+ */
+import type { Communicator } from '../comm/communicator.js';
+import { invalidType, invalidValue } from '../errors.js';
+import { dispatchLayout } from '../kernels/dispatch_layout.js';
+import { ffnBackward, ffnForward, type FfnParams, type FfnSaved } from '../kernels/ffn.js';
+import { disposeGating, gating, gatingAuxLoss, gatingBackward, type Gating } from '../kernels/gating.js';
+import { matmul } from '../kernels/matmul.js';
+import { axpy } from '../kernels/optim.js';
+import { combine, combineBackward, dispatch, dispatchBackward, type PermuteRouting } from '../kernels/permute.js';
+import type { Stream } from '../runtime/stream.js';
+import { Tensor } from '../runtime/tensor.js';
+import { planExchange, type ExchangePlan } from './exchange.js';
+import { subSeed, uniform } from './init.js';
+import { resolveMoEOptions, type MoELayerOptions, type ResolvedMoEOptions } from './options.js';
+
+/** A trainable tensor and its gradient; `replicated` ones need an all-reduce of the gradient. */
+export interface Parameter {
+  readonly name: string;
+  readonly value: Tensor<'f32'>;
+  readonly grad: Tensor<'f32'>;
+  readonly replicated: boolean;
+}
+
+/** What one forward keeps for its backward. */
+interface ForwardContext {
+  readonly x: Tensor<'f32'>;
+  readonly gating: Gating;
+  readonly routing: PermuteRouting;
+  readonly plan: ExchangePlan;
+  readonly xExpert: Tensor<'f32'>;
+  readonly saved: FfnSaved;
+  readonly yBack: Tensor<'f32'>;
+}
+
+export class MoELayer {
+  readonly options: ResolvedMoEOptions;
+  readonly expertsPerRank: number;
+  /** This rank's experts, global ids [rank·E/W, (rank+1)·E/W). */
+  readonly expertParams: FfnParams;
+  readonly expertGrads: FfnParams;
+  /** Router weight Wg [d, E] (replicated) and its gradient. */
+  readonly routerWeight: Tensor<'f32'>;
+  readonly routerGrad: Tensor<'f32'>;
+  /** [W·E] count matrix of the last forward (row p = rank p's kept slots per expert). */
+  lastCountMatrix: Int32Array | null = null;
+  private context: ForwardContext | null = null;
+  private lastAuxLosses: Tensor<'f32'> | null = null;
+
+  constructor(
+    readonly comm: Communicator,
+    options: MoELayerOptions,
+  ) {
+    if (comm === null || typeof comm !== 'object' || typeof comm.allToAllV !== 'function') {
+      throw invalidType('comm', 'Communicator', comm);
+    }
+    this.options = resolveMoEOptions(options, comm.size);
+    this.expertsPerRank = this.options.numExperts / comm.size;
+    this.expertParams = this.initExperts();
+    this.expertGrads = mapParams(this.expertParams, (t) => Tensor.zeros(t.shape, { stream: this.stream }) as Tensor<'f32'>);
+    const { dModel: d, numExperts: e, initSeed, layerIndex } = this.options;
+    // Block 0 is the router; experts use blocks 1 + 4·e + j.
+    this.routerWeight = Tensor.from(uniform(subSeed(initSeed, layerIndex, 0), d * e, 1 / Math.sqrt(d)), [d, e], { stream: this.stream });
+    this.routerGrad = Tensor.zeros([d, e], { stream: this.stream });
+  }
+
+  /** The stream all of this rank's layer work is ordered on. */
+  get stream(): Stream {
+    return this.comm.defaultStream;
+  }
+
+  /** Trainable parameters: the router (replicated) and this rank's experts (local). */
+  parameters(): Parameter[] {
+    const experts = (['w1', 'b1', 'w2', 'b2'] as const).map((key) => ({
+      name: `experts.${key}`,
+      value: this.expertParams[key],
+      grad: this.expertGrads[key],
+      replicated: false,
+    }));
+    return [{ name: 'router.weight', value: this.routerWeight, grad: this.routerGrad, replicated: true }, ...experts];
+  }
+
+  /**
+   * y = MoE(x) for this rank's tokens x [T, d]. Resolves once the exchange plan is known (the
+   * count all-gather is read on the host); the returned tensor is ordered on {@link stream}.
+   */
+  async forward(x: Tensor<'f32'>): Promise<Tensor<'f32'>> {
+    const { dModel: d } = this.options;
+    if (!(x instanceof Tensor) || x.dtype !== 'f32') throw invalidType('x', 'f32 Tensor [numTokens, dModel]', x);
+    if (x.shape.length !== 2 || x.shape[1] !== d) throw invalidValue('x.shape', `[numTokens, ${d}]`, x.shape);
+    this.releaseContext();
+    const stream = this.stream;
+    // Step 1: route.
+    const logits = matmul(x, this.routerWeight, { stream });
+    const g = gating(logits, {
+      k: this.options.topK,
+      renormalize: this.options.renormalize,
+      capacityMode: this.options.capacityMode,
+      capacityFactor: this.options.capacityFactor,
+      minCapacity: this.options.minCapacity,
+      seed: this.options.capacitySeed,
+      stream,
+    });
+    logits.dispose();
+    this.lastAuxLosses?.dispose();
+    this.lastAuxLosses = gatingAuxLoss(g, { stream });
+    // Step 2: every rank learns every rank's counts, and plans its exchange.
+    const countMatrix = await this.allGatherCounts(g.countsPerExpert);
+    const plan = planExchange(countMatrix, this.comm.size, this.comm.rank);
+    const ownCounts = countMatrix.subarray(this.comm.rank * this.options.numExperts, (this.comm.rank + 1) * this.options.numExperts);
+    const layout = dispatchLayout(ownCounts, this.comm.size);
+    const routing: PermuteRouting = {
+      expertIndex: g.expertIndex,
+      position: g.position,
+      rowOffsetPerExpert: Tensor.from(layout.rowOffsetPerExpert, [this.options.numExperts], { dtype: 'i32', stream }),
+    };
+    // Step 3: tokens to their experts, expert-major.
+    const sendRows = dispatch(x, routing, plan.numSendRows, { stream });
+    const xExpert = this.regroup(this.exchange(sendRows, plan, 'toExperts'), plan, 'toExpertMajor');
+    // Step 4: the experts.
+    const { y: yExpert, pre, act } = ffnForward(xExpert, plan.rowsPerLocalExpert, this.expertParams, {
+      activation: this.options.activation,
+      gated: this.options.gated,
+      stream,
+    });
+    // Step 5: results back to the tokens' ranks, weighted and summed over the k slots.
+    const yBack = this.exchange(this.regroup(yExpert, plan, 'toRankMajor'), plan, 'toTokens');
+    const y = combine(yBack, g.weight, routing, { stream });
+    this.lastCountMatrix = countMatrix;
+    this.context = { x, gating: g, routing, plan, xExpert, saved: { pre, act }, yBack };
+    return y;
+  }
+
+  /**
+   * dx for dy [T, d] = dLoss/dy of the last forward; accumulates expert gradients and this
+   * rank's share of the router gradient (including the aux and z losses' terms).
+   */
+  async backward(dy: Tensor<'f32'>): Promise<Tensor<'f32'>> {
+    const ctx = this.context;
+    if (ctx === null) throw invalidValue('backward', 'a preceding forward()', 'no saved forward');
+    if (!(dy instanceof Tensor) || dy.dtype !== 'f32') throw invalidType('dy', 'f32 Tensor', dy);
+    if (dy.shape.length !== 2 || dy.shape[0] !== ctx.x.shape[0] || dy.shape[1] !== this.options.dModel) {
+      throw invalidValue('dy.shape', `[${ctx.x.shape[0]}, ${this.options.dModel}]`, dy.shape);
+    }
+    const stream = this.stream;
+    // Step 1: combine' gives the experts' output gradient (rank-major) and the weights' gradient.
+    const { dY: dYBack, dWeight } = combineBackward(dy, ctx.yBack, ctx.gating.weight, ctx.routing, { stream });
+    // Step 2: to the experts, expert-major, and through them.
+    const dYExpert = this.regroup(this.exchange(dYBack, ctx.plan, 'toExperts'), ctx.plan, 'toExpertMajor');
+    const { dx: dxExpert, dpre } = ffnBackward(dYExpert, ctx.xExpert, ctx.plan.rowsPerLocalExpert, this.expertParams, ctx.saved, this.expertGrads, {
+      activation: this.options.activation,
+      gated: this.options.gated,
+      stream,
+    });
+    dYExpert.dispose();
+    dpre.dispose();
+    // Step 3: back to the tokens, summed over their slots.
+    const dSend = this.exchange(this.regroup(dxExpert, ctx.plan, 'toRankMajor'), ctx.plan, 'toTokens');
+    const dx = dispatchBackward(dSend, ctx.routing, { stream });
+    dSend.dispose();
+    // Step 4: through the router: dLogits, then dWg += xᵀ·dLogits and dx += dLogits·Wgᵀ.
+    const dLogits = gatingBackward(ctx.gating, dWeight, { auxCoef: this.options.auxLossCoef, zCoef: this.options.zLossCoef, stream });
+    dWeight.dispose();
+    matmul(ctx.x, dLogits, { transA: true, beta: 1, out: this.routerGrad, stream });
+    const dxRouter = matmul(dLogits, this.routerWeight, { transB: true, stream });
+    axpy(1, dxRouter, dx, { stream });
+    dLogits.dispose();
+    dxRouter.dispose();
+    this.releaseContext();
+    return dx;
+  }
+
+  /** [L_aux, L_z] of the last forward (unscaled, this rank's tokens), ordered on the stream. */
+  auxLosses(): Tensor<'f32'> | null {
+    return this.lastAuxLosses;
+  }
+
+  /** Rows each rank computed in the last forward ([W]): the per-device load H of plain expert
+   * parallelism. */
+  computedRowsPerRank(): Int32Array | null {
+    const counts = this.lastCountMatrix;
+    if (counts === null) return null;
+    const { numExperts } = this.options;
+    const rows = new Int32Array(this.comm.size);
+    for (let i = 0; i < counts.length; i++) {
+      const expert = i % numExperts;
+      const home = Math.floor(expert / this.expertsPerRank);
+      rows[home] = (rows[home] ?? 0) + (counts[i] ?? 0);
+    }
+    return rows;
+  }
+
+  /** Frees parameters, gradients and saved activations. Idempotent. */
+  dispose(): void {
+    this.releaseContext();
+    this.lastAuxLosses?.dispose();
+    this.lastAuxLosses = null;
+    for (const t of [...Object.values(this.expertParams), ...Object.values(this.expertGrads), this.routerWeight, this.routerGrad]) {
+      (t as Tensor).dispose();
+    }
+  }
+
+  private releaseContext(): void {
+    const ctx = this.context;
+    if (ctx === null) return;
+    disposeGating(ctx.gating);
+    for (const t of [ctx.routing.rowOffsetPerExpert, ctx.xExpert, ctx.saved.pre, ctx.saved.act, ctx.yBack]) t.dispose();
+    this.context = null;
+  }
+
+  private async allGatherCounts(countsPerExpert: Tensor<'i32'>): Promise<Int32Array> {
+    const gathered = Tensor.empty([this.comm.size * this.options.numExperts], { dtype: 'i32' });
+    this.comm.allGather(countsPerExpert, gathered, { stream: this.stream });
+    const counts = await gathered.toArray({ stream: this.stream });
+    gathered.dispose();
+    return counts;
+  }
+
+  /** All-to-all-v of rows: 'toExperts' sends sendRowsPerRank, 'toTokens' the reverse; consumes
+   * (disposes) `rows` once the exchange is queued. */
+  private exchange(rows: Tensor<'f32'>, plan: ExchangePlan, direction: 'toExperts' | 'toTokens'): Tensor<'f32'> {
+    const d = this.options.dModel;
+    const [sendRows, recvRows] =
+      direction === 'toExperts' ? [plan.sendRowsPerRank, plan.recvRowsPerRank] : [plan.recvRowsPerRank, plan.sendRowsPerRank];
+    const numOut = direction === 'toExperts' ? plan.numRecvRows : plan.numSendRows;
+    const out = Tensor.empty([numOut, d]) as Tensor<'f32'>;
+    this.comm.allToAllV(rows, Array.from(sendRows, (r) => r * d), out, Array.from(recvRows, (r) => r * d), { stream: this.stream });
+    rows.dispose();
+    return out;
+  }
+
+  /** Copies row blocks between the rank-major and expert-major layouts of the plan; consumes
+   * (disposes) `rows` once the copies are queued. */
+  private regroup(rows: Tensor<'f32'>, plan: ExchangePlan, direction: 'toExpertMajor' | 'toRankMajor'): Tensor<'f32'> {
+    const d = this.options.dModel;
+    const out = Tensor.empty([plan.numRecvRows, d]) as Tensor<'f32'>;
+    for (const block of plan.blocks) {
+      const [from, to] = direction === 'toExpertMajor' ? [block.rankMajorRow, block.expertMajorRow] : [block.expertMajorRow, block.rankMajorRow];
+      out.copyFrom(rows, { srcOffset: from * d, dstOffset: to * d, count: block.numRows * d, stream: this.stream });
+    }
+    rows.dispose();
+    return out;
+  }
+
+  private initExperts(): FfnParams {
+    const { dModel: d, hidden: h, gated, initSeed, layerIndex } = this.options;
+    const h1 = gated ? 2 * h : h;
+    const first = this.comm.rank * this.expertsPerRank;
+    const block = (e: number, j: number) => subSeed(initSeed, layerIndex, 1 + 4 * (first + e) + j);
+    const stack = (j: number, size: number, bound: number) => {
+      const out = new Float32Array(this.expertsPerRank * size);
+      for (let e = 0; e < this.expertsPerRank; e++) out.set(uniform(block(e, j), size, bound), e * size);
+      return out;
+    };
+    const n = this.expertsPerRank;
+    const stream = this.stream;
+    return {
+      w1: Tensor.from(stack(0, d * h1, 1 / Math.sqrt(d)), [n, d, h1], { stream }),
+      b1: Tensor.zeros([n, h1], { stream }),
+      w2: Tensor.from(stack(2, h * d, 1 / Math.sqrt(h)), [n, h, d], { stream }),
+      b2: Tensor.zeros([n, d], { stream }),
+    };
+  }
+}
+
+function mapParams(params: FfnParams, fn: (t: Tensor<'f32'>) => Tensor<'f32'>): FfnParams {
+  return { w1: fn(params.w1), b1: fn(params.b1), w2: fn(params.w2), b2: fn(params.b2) };
+}

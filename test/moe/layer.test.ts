@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+
+import { createLocalWorld } from '../../src/comm/local.js';
+import type { Communicator } from '../../src/comm/communicator.js';
+import { MoELayer } from '../../src/moe/layer.js';
+import type { MoELayerOptions } from '../../src/moe/options.js';
+import { Tensor } from '../../src/runtime/tensor.js';
+import { refForward, refGradient, type RefMoE } from './reference.js';
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function values(count: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: count }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+interface RunResult {
+  readonly y: Float32Array; // all ranks' outputs, rank-major
+  readonly dx: Float32Array;
+  readonly routerGrad: Float64Array; // summed over ranks
+  readonly expertW1Grad: Float32Array; // [E, d, h] gathered in expert order
+  readonly layers: MoELayer[];
+  readonly worlds: Communicator[];
+}
+
+/** Runs forward + backward of one layer on W in-process ranks over the rows of xAll [W·T, d]. */
+async function run(numRanks: number, options: MoELayerOptions, xAll: Float32Array, dOutAll: Float32Array): Promise<RunResult> {
+  const d = options.dModel;
+  const world = createLocalWorld(numRanks, { timeoutMs: 20_000 });
+  const layers = world.map((comm) => new MoELayer(comm, options));
+  const rowsPerRank = xAll.length / d / numRanks;
+  const slice = (a: Float32Array, r: number) => a.subarray(r * rowsPerRank * d, (r + 1) * rowsPerRank * d);
+  const outputs = await Promise.all(
+    layers.map(async (layer, r) => {
+      const stream = layer.stream;
+      const x = Tensor.from(slice(xAll, r), [rowsPerRank, d], { stream });
+      const y = await layer.forward(x);
+      const dx = await layer.backward(Tensor.from(slice(dOutAll, r), [rowsPerRank, d], { stream }));
+      return {
+        y: await y.toArray({ stream }),
+        dx: await dx.toArray({ stream }),
+        routerGrad: await layer.routerGrad.toArray({ stream }),
+        w1Grad: await layer.expertGrads.w1.toArray({ stream }),
+      };
+    }),
+  );
+  const concat = (parts: Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) out.set(p, (at += p.length) - p.length);
+    return out;
+  };
+  const routerGrad = new Float64Array(outputs[0]!.routerGrad.length);
+  for (const o of outputs) o.routerGrad.forEach((v, i) => (routerGrad[i] = (routerGrad[i] ?? 0) + v));
+  return {
+    y: concat(outputs.map((o) => o.y)),
+    dx: concat(outputs.map((o) => o.dx)),
+    routerGrad,
+    expertW1Grad: concat(outputs.map((o) => o.w1Grad)),
+    layers,
+    worlds: world,
+  };
+}
+
+function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let scale = 1e-3;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i] ?? 0));
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs((actual[i] ?? 0) - (expected[i] ?? 0)) / scale);
+  return worst;
+}
+
+async function referenceOf(layer: MoELayer): Promise<RefMoE> {
+  const o = layer.options;
+  const stream = layer.stream;
+  const [w1, b1, w2, b2, wg] = await Promise.all(
+    [layer.expertParams.w1, layer.expertParams.b1, layer.expertParams.w2, layer.expertParams.b2, layer.routerWeight].map((t) => t.toArray({ stream })),
+  );
+  const { dModel: d, hidden: h } = o;
+  const experts = Array.from({ length: o.numExperts }, (_, e) => ({
+    w1: Float64Array.from(w1!.subarray(e * d * h, (e + 1) * d * h)),
+    b1: Float64Array.from(b1!.subarray(e * h, (e + 1) * h)),
+    w2: Float64Array.from(w2!.subarray(e * h * d, (e + 1) * h * d)),
+    b2: Float64Array.from(b2!.subarray(e * d, (e + 1) * d)),
+  }));
+  return { d, h, numExperts: o.numExperts, k: o.topK, renormalize: o.renormalize, routerWeight: Float64Array.from(wg!), experts };
+}
+
+const base: MoELayerOptions = { dModel: 16, hidden: 24, numExperts: 8, topK: 2, renormalize: true, activation: 'silu', initSeed: 7 };
+
+describe('MoELayer', () => {
+  it('computes the plain float64 MoE function, and W = 4 equals W = 1', async () => {
+    const tokens = 4 * 12;
+    const x = values(tokens * 16, 1);
+    const dOut = values(tokens * 16, 2);
+    const one = await run(1, base, x, dOut);
+    const four = await run(4, base, x, dOut);
+    // Forward against the float64 reference (fp32 GEMMs of length ≤ 24: errors ~1e-6 relative).
+    const reference = refForward(await referenceOf(one.layers[0]!), Float64Array.from(x));
+    expect(maxRelativeError(one.y, reference)).toBeLessThan(1e-4);
+    // W = 4 routes the same tokens to the same experts: identical values up to fp32 reduction order.
+    expect(maxRelativeError(four.y, one.y)).toBeLessThan(1e-5);
+    expect(maxRelativeError(four.dx, one.dx)).toBeLessThan(1e-5);
+    expect(maxRelativeError(four.expertW1Grad, one.expertW1Grad)).toBeLessThan(1e-5);
+    // Router gradient: per-rank shares summed (the data-parallel all-reduce) equal W = 1's.
+    expect(maxRelativeError(four.routerGrad, one.routerGrad)).toBeLessThan(1e-5);
+    for (const l of [...one.layers, ...four.layers]) l.dispose();
+  });
+
+  it('gives the gradients of L = Σ dOut·y (finite differences of the float64 reference)', async () => {
+    const tokens = 2 * 6;
+    const options: MoELayerOptions = { ...base, numExperts: 4, hidden: 8, dModel: 6 };
+    const x = values(tokens * 6, 3);
+    const dOut = values(tokens * 6, 4);
+    const two = await run(2, options, x, dOut);
+    const one = await run(1, options, x, dOut);
+    const model = await referenceOf(one.layers[0]!);
+    const x64 = Float64Array.from(x);
+    const d64 = Float64Array.from(dOut);
+    // Analytic fp32 gradients vs float64 central differences: agreement to ~1e-4 relative.
+    for (const at of [0, 7, 19, 40, 71]) {
+      expect(two.dx[at]).toBeCloseTo(refGradient(model, x64, d64, x64, at), 3);
+    }
+    for (const at of [0, 5, 13, 22]) {
+      expect(two.routerGrad[at]).toBeCloseTo(refGradient(model, x64, d64, model.routerWeight as Float64Array, at), 3);
+    }
+    for (const [e, at] of [[0, 3], [1, 10], [3, 47]] as const) {
+      const grad = two.expertW1Grad[e * 6 * 8 + at];
+      expect(grad).toBeCloseTo(refGradient(model, x64, d64, model.experts[e]!.w1 as Float64Array, at), 3);
+    }
+    for (const l of [...one.layers, ...two.layers]) l.dispose();
+  });
+
+  it('reports the count matrix and the computed rows per rank', async () => {
+    const x = values(2 * 10 * 16, 5);
+    const two = await run(2, base, x, values(x.length, 6));
+    const counts = two.layers[0]!.lastCountMatrix!;
+    expect(Array.from(two.layers[1]!.lastCountMatrix!)).toEqual(Array.from(counts));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(2 * 10 * 2); // k slots per token, dropless
+    const rows = two.layers[0]!.computedRowsPerRank()!;
+    const expected = [0, 1].map((r) => [0, 1].reduce((s, p) => s + counts.slice(p * 8 + r * 4, p * 8 + r * 4 + 4).reduce((a, b) => a + b, 0), 0));
+    expect(Array.from(rows)).toEqual(expected);
+  });
+
+  it('refuses experts that do not split over the ranks, and names the option', () => {
+    const [a, b, c] = createLocalWorld(3);
+    expect(() => new MoELayer(a!, base)).toThrow(
+      new RangeError('Expected a multiple of the number of ranks (3) for options.numExperts but received 8 of type number'),
+    );
+    expect(() => new MoELayer(a!, { ...base, numExperts: 3, topK: 4 })).toThrow(RangeError);
+    expect(() => new MoELayer({} as never, base)).toThrow(TypeError);
+    for (const comm of [a, b, c]) comm!.dispose();
+  });
+});
