@@ -28,3 +28,4 @@ export { loadNccl, ncclInitRank, type NcclLibrary, type NcclComm } from './comm/
 export * from './balance/index.js';
 export { readTrace, traceAvailable, findSharedTrace, type RoutingTrace, type TraceMeta } from './trace/smartmoe.js';
 export * from './moe/index.js';
+export * from './model/index.js';

@@ -6,8 +6,10 @@
 import { Command } from 'commander';
 
 import { registerLaunch } from './launch.js';
+import { registerTrain } from './train.js';
 
 const subcommands: readonly ((program: Command) => void)[] = [
+  registerTrain,
   registerLaunch,
 ];
 

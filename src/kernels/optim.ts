@@ -4,7 +4,7 @@
  * clipping, and fill/scale/axpy. Math in native/kernels/optim.h; semantics in
  * docs/kernels-ffn.md.
  */
-import { checkNumber, invalidType, invalidValue } from '../errors.js';
+import { checkInteger, checkNumber, invalidType, invalidValue } from '../errors.js';
 import type { NativeStorage, NativeStream } from '../native.js';
 import { addon } from '../native.js';
 import { guard } from '../runtime/guard.js';
@@ -274,6 +274,31 @@ export class AdamW {
   /** The fp32 first and second moments of parameter i (undefined before the first step). */
   state(i: number): { readonly m: Tensor<'f32'>; readonly v: Tensor<'f32'> } | undefined {
     return this.states?.[i];
+  }
+
+  /**
+   * Restores a saved optimizer (checkpoint resume): the step count and each parameter's m and v,
+   * in the order of the parameters given to the constructor. Stream-ordered copies.
+   */
+  loadState(stepCount: number, states: readonly { readonly m: Float32Array; readonly v: Float32Array }[], options: StreamOption = {}): void {
+    checkInteger('stepCount', stepCount, 0);
+    if (!Array.isArray(states) || states.length !== this.params.length) {
+      throw invalidValue('states', `${this.params.length} {m, v} pairs`, states);
+    }
+    const loaded = this.params.map(({ param }, i) => {
+      const stream = resolveStream(options.stream, param.device);
+      const state = states[i]!;
+      if (state.m.length !== param.numel || state.v.length !== param.numel) {
+        throw invalidValue(`states[${i}]`, `m and v of ${param.numel} elements`, `${state.m.length} and ${state.v.length}`);
+      }
+      return {
+        m: Tensor.from(state.m, param.shape, { device: param.device, stream }),
+        v: Tensor.from(state.v, param.shape, { device: param.device, stream }),
+      };
+    });
+    this.dispose();
+    this.states = loaded;
+    this.stepCount = stepCount;
   }
 
   /** Frees the states. Idempotent. */

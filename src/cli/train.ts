@@ -1,0 +1,134 @@
+/**
+ * `prophet train`: trains the example byte-level MoE language model on the embedded text with W
+ * in-process ranks; a progress bar on stderr, one JSON object on stdout with --json.
+ */
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+
+import { runTraining, type StepProgress } from '../model/run.js';
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number');
+  return n;
+}
+
+interface TrainFlags {
+  ranks: number;
+  experts: number;
+  layers: number;
+  topK: number;
+  dModel: number;
+  hidden: number;
+  heads: number;
+  steps: number;
+  batch: number;
+  seq: number;
+  seed: number;
+  lr: number;
+  clip: number;
+  auxLoss: number;
+  capacity: 'dropless' | 'capacity';
+  capacityFactor: number;
+  policy: string;
+  trace?: string;
+  save?: string;
+  saveEvery?: number;
+  resume?: string;
+  json?: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train the example MoE language model on the embedded text (Moby-Dick), W ranks in this process')
+    .option('--ranks <W>', 'expert-parallel ranks (in-process)', integer(1), 2)
+    .option('--experts <E>', 'experts per MoE layer (a multiple of W)', integer(1), 4)
+    .option('--layers <L>', 'blocks, each with one MoE layer', integer(1), 2)
+    .option('--top-k <k>', 'experts per token', integer(1), 2)
+    .option('--d-model <d>', 'model width', integer(1), 64)
+    .option('--hidden <h>', 'expert hidden width', integer(1), 128)
+    .option('--heads <n>', 'attention heads', integer(1), 4)
+    .option('--steps <n>', 'training steps', integer(0), 200)
+    .option('--batch <B>', 'sequences per step (global batch, a multiple of W)', integer(1), 8)
+    .option('--seq <S>', 'bytes per sequence', integer(2), 64)
+    .option('--seed <n>', 'seed of the initialisation and the data order', integer(0), 0)
+    .option('--lr <x>', 'AdamW learning rate', number, 3e-3)
+    .option('--clip <x>', 'global gradient-norm clip (0: off)', number, 1)
+    .option('--aux-loss <x>', 'load-balancing loss coefficient (per-rank statistics)', number, 0)
+    .option('--capacity <mode>', "'dropless' or 'capacity'", 'dropless')
+    .option('--capacity-factor <x>', 'capacity factor of --capacity capacity', number, 1.25)
+    .option('--policy <name>', "balance policy: 'none' (plain expert parallelism)", 'none')
+    .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
+    .option('--save <file>', 'save a checkpoint at the end')
+    .option('--save-every <n>', 'also save every n steps', integer(1))
+    .option('--resume <file>', 'resume from a checkpoint')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (flags: TrainFlags) => {
+      if (flags.policy !== 'none') throw new InvalidArgumentError(`unknown --policy '${flags.policy}' (available: none)`);
+      if (flags.capacity !== 'dropless' && flags.capacity !== 'capacity') throw new InvalidArgumentError("--capacity must be 'dropless' or 'capacity'");
+      const bar = new SingleBar({
+        format: 'train [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | max/mean {balance}',
+        stream: process.stderr,
+        hideCursor: true,
+      });
+      let started = false;
+      const onStep = (p: StepProgress) => {
+        const payload = { loss: p.loss.toFixed(4), tps: Math.round(p.tokensPerS), balance: p.balance.map((b) => b.toFixed(2)).join(' ') };
+        if (!started) {
+          bar.start(p.steps, p.step - 1, payload);
+          started = true;
+        }
+        bar.update(p.step, payload);
+      };
+      try {
+        const result = await runTraining(
+          {
+            ranks: flags.ranks,
+            steps: flags.steps,
+            batch: flags.batch,
+            seed: flags.seed,
+            lr: flags.lr,
+            clip: flags.clip,
+            config: {
+              dModel: flags.dModel,
+              hidden: flags.hidden,
+              numLayers: flags.layers,
+              numHeads: flags.heads,
+              numExperts: flags.experts,
+              topK: flags.topK,
+              seqLen: flags.seq,
+              initSeed: flags.seed,
+              moe: {
+                renormalize: true,
+                activation: 'gelu',
+                auxLossCoef: flags.auxLoss,
+                capacityMode: flags.capacity,
+                capacityFactor: flags.capacityFactor,
+              },
+            },
+            ...(flags.trace === undefined ? {} : { trace: flags.trace }),
+            ...(flags.save === undefined ? {} : { save: flags.save }),
+            ...(flags.saveEvery === undefined ? {} : { saveEvery: flags.saveEvery }),
+            ...(flags.resume === undefined ? {} : { resume: flags.resume }),
+          },
+          onStep,
+        );
+        if (started) bar.stop();
+        const summary = { losses: result.losses, first_step: result.firstStep, tokens_per_s: result.tokensPerS, balance: result.balance, policy: flags.policy, ranks: flags.ranks };
+        if (flags.json) console.log(JSON.stringify(summary));
+        else console.error(`final loss ${result.losses.at(-1)?.toFixed(4) ?? 'n/a'} nats/byte, ${Math.round(result.tokensPerS)} tokens/s, device max/mean per layer: ${result.balance.map((b) => b.toFixed(2)).join(' ')}`);
+      } catch (error) {
+        if (started) bar.stop();
+        throw error;
+      }
+    });
+}

@@ -1,0 +1,42 @@
+/**
+ * Training as one rank of a multi-process job (`prophet launch script.js`, torchrun, Slurm,
+ * Open MPI): joins the process group from the environment, trains, and returns the losses.
+ * Every rank samples the same global batches, so the losses equal an in-process run's.
+ */
+import type { Communicator } from '../comm/communicator.js';
+import { initProcessGroup, type ProcessGroupOptions } from '../comm/process-group.js';
+import { checkInteger } from '../errors.js';
+import { resolveModelConfig, type ModelConfig } from './config.js';
+import { TextDataset } from './data.js';
+import { Rng } from './rng.js';
+import { RankTrainer, type TrainOptions } from './trainer.js';
+
+export interface DistributedRunOptions extends TrainOptions {
+  readonly steps: number;
+  readonly seed?: number;
+  readonly config?: Partial<ModelConfig>;
+  /** Process-group options (backend 'gloo' by default; the environment gives rank and world). */
+  readonly processGroup?: Partial<ProcessGroupOptions>;
+}
+
+/** Trains `steps` steps on this process's rank; resolves with the global losses (every rank). */
+export async function trainDistributed(options: DistributedRunOptions): Promise<{ readonly rank: number; readonly losses: number[] }> {
+  const steps = checkInteger('options.steps', options.steps, 0);
+  const group = await initProcessGroup({ backend: 'gloo', ...options.processGroup });
+  const comm = group.communicator as Communicator;
+  const config = resolveModelConfig(options.config);
+  const trainer = new RankTrainer(comm, config, options);
+  const dataset = TextDataset.load();
+  const rng = Rng.fromSeed(checkInteger('options.seed', options.seed ?? 0, 0, 2 ** 32 - 1));
+  try {
+    const losses: number[] = [];
+    for (let step = 0; step < steps; step++) {
+      const report = await trainer.step(dataset.sampleBatch(rng, trainer.batch, config.seqLen));
+      losses.push(report.loss);
+    }
+    return { rank: group.rank, losses };
+  } finally {
+    trainer.dispose();
+    await group.destroy();
+  }
+}

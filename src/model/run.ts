@@ -1,0 +1,115 @@
+/**
+ * A whole training run on W in-process ranks (the `local` communicator): what `prophet train`
+ * does. Reports progress per step; can resume from and save checkpoints and record a routing
+ * trace.
+ */
+import { createLocalWorld } from '../comm/local.js';
+import { checkInteger } from '../errors.js';
+import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { resolveModelConfig, type ModelConfig } from './config.js';
+import { TextDataset } from './data.js';
+import { Rng } from './rng.js';
+import { TraceRecorder } from './trace.js';
+import { RankTrainer, type TrainOptions } from './trainer.js';
+
+export interface RunOptions extends TrainOptions {
+  readonly ranks: number;
+  readonly steps: number;
+  /** Seed of the data sampler (the model's initialisation seed is config.initSeed). */
+  readonly seed?: number;
+  readonly config?: Partial<ModelConfig>;
+  /** Resume from this checkpoint (its step, parameters, optimizer and data state). */
+  readonly resume?: string;
+  /** Save a checkpoint here at the end (and every `saveEvery` steps when given). */
+  readonly save?: string;
+  readonly saveEvery?: number;
+  /** Write the routing trace to this folder. */
+  readonly trace?: string;
+  readonly dataset?: TextDataset;
+}
+
+export interface StepProgress {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly tokensPerS: number;
+  /** Per MoE layer, device max/mean of computed tokens this step. */
+  readonly balance: readonly number[];
+}
+
+export interface RunResult {
+  /** Loss of each step run here (after a resume: the steps after the checkpoint). */
+  readonly losses: number[];
+  readonly firstStep: number;
+  readonly tokensPerS: number;
+  /** Per MoE layer, device max/mean of computed tokens averaged over the steps. */
+  readonly balance: number[];
+}
+
+/** Device max/mean of the tokens each rank computed, from a [W·E] count matrix. */
+export function deviceMaxOverMean(counts: Int32Array, numRanks: number): number {
+  const numExperts = counts.length / numRanks;
+  const perRank = new Float64Array(numRanks);
+  counts.forEach((c, i) => {
+    const home = Math.floor((i % numExperts) / (numExperts / numRanks));
+    perRank[home] = (perRank[home] ?? 0) + c;
+  });
+  const mean = perRank.reduce((a, b) => a + b, 0) / numRanks;
+  return mean === 0 ? 1 : Math.max(...perRank) / mean;
+}
+
+export async function runTraining(options: RunOptions, onStep?: (p: StepProgress) => void): Promise<RunResult> {
+  // Step 1: world, trainers, data.
+  const ranks = checkInteger('options.ranks', options.ranks, 1);
+  const steps = checkInteger('options.steps', options.steps, 0);
+  const config = resolveModelConfig(options.config);
+  const world = createLocalWorld(ranks, { timeoutMs: 120_000 });
+  const trainers = world.map((comm) => new RankTrainer(comm, config, options));
+  const dataset = options.dataset ?? TextDataset.load();
+  let rng = Rng.fromSeed(checkInteger('options.seed', options.seed ?? 0, 0, 2 ** 32 - 1));
+  let firstStep = 0;
+  try {
+    // Step 2: resume.
+    if (options.resume !== undefined) {
+      const meta = await loadCheckpoint(options.resume, trainers);
+      firstStep = meta.step;
+      rng = Rng.fromState(meta.dataRng);
+    }
+    // Step 3: train.
+    const trace = options.trace === undefined ? null : new TraceRecorder(config.numLayers, ranks, config.numExperts);
+    const losses: number[] = [];
+    const balanceSums = new Float64Array(config.numLayers);
+    const tokensPerStep = trainers[0]!.batch * config.seqLen;
+    const start = performance.now();
+    for (let step = firstStep; step < firstStep + steps; step++) {
+      const batch = dataset.sampleBatch(rng, trainers[0]!.batch, config.seqLen);
+      const reports = await Promise.all(trainers.map((t) => t.step(batch)));
+      const report = reports[0]!;
+      losses.push(report.loss);
+      const balance = report.countMatrices.map((m) => deviceMaxOverMean(m, ranks));
+      balance.forEach((b, l) => (balanceSums[l] = (balanceSums[l] ?? 0) + b));
+      trace?.record(step + 1, report.countMatrices);
+      const seconds = (performance.now() - start) / 1000;
+      onStep?.({ step: step + 1, steps: firstStep + steps, loss: report.loss, tokensPerS: ((step - firstStep + 1) * tokensPerStep) / seconds, balance });
+      const every = options.saveEvery ?? 0;
+      if (options.save !== undefined && every > 0 && (step + 1) % every === 0) {
+        await saveCheckpoint(options.save, trainers, { step: step + 1, config, batch: trainers[0]!.batch, dataRng: rng.state() });
+      }
+    }
+    const seconds = (performance.now() - start) / 1000;
+    // Step 4: outputs.
+    if (options.save !== undefined) {
+      await saveCheckpoint(options.save, trainers, { step: firstStep + steps, config, batch: trainers[0]!.batch, dataRng: rng.state() });
+    }
+    trace?.write(options.trace!);
+    return {
+      losses,
+      firstStep,
+      tokensPerS: steps === 0 ? 0 : (steps * tokensPerStep) / seconds,
+      balance: Array.from(balanceSums, (s) => (steps === 0 ? 1 : s / steps)),
+    };
+  } finally {
+    for (const t of trainers) t.dispose();
+    for (const c of world) c.dispose();
+  }
+}
