@@ -12,7 +12,6 @@
  */
 import type { Communicator } from '../comm/communicator.js';
 import { invalidType, invalidValue } from '../errors.js';
-import { dispatchLayout } from '../kernels/dispatch_layout.js';
 import { ffnBackward, ffnForward, type FfnParams, type FfnSaved } from '../kernels/ffn.js';
 import { disposeGating, gating, gatingAuxLoss, gatingBackward, type Gating } from '../kernels/gating.js';
 import { matmul } from '../kernels/matmul.js';
@@ -21,6 +20,8 @@ import { combine, combineBackward, dispatch, dispatchBackward, type PermuteRouti
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
 import { planExchange, type ExchangePlan } from './exchange.js';
+import { emptyPlacement, validatePlacement, type Placement } from '../balance/prophet/placement.js';
+import { ExpertTransfer } from './transfer.js';
 import { subSeed, uniform } from './init.js';
 import { resolveMoEOptions, type MoELayerOptions, type ResolvedMoEOptions } from './options.js';
 
@@ -38,9 +39,17 @@ interface ForwardContext {
   readonly gating: Gating;
   readonly routing: PermuteRouting;
   readonly plan: ExchangePlan;
-  readonly xExpert: Tensor<'f32'>;
-  readonly saved: FfnSaved;
+  /** Inputs and saved activations of the two FFN groups: home experts, hosted replicas. */
+  readonly home: GroupContext;
+  readonly replica: GroupContext | null;
+  /** Parameters (received by Trans) and gradients (sent by Agg) of the hosted replicas. */
+  readonly transfer: ExpertTransfer;
   readonly yBack: Tensor<'f32'>;
+}
+
+interface GroupContext {
+  readonly x: Tensor<'f32'>;
+  readonly saved: FfnSaved;
 }
 
 export class MoELayer {
@@ -54,6 +63,10 @@ export class MoELayer {
   readonly routerGrad: Tensor<'f32'>;
   /** [W·E] count matrix of the last forward (row p = rank p's kept slots per expert). */
   lastCountMatrix: Int32Array | null = null;
+  /** Where experts are computed: replicas per expert (Pro-Prophet's lightweight placement). The
+   * empty placement is plain expert parallelism. Set by a balance policy between iterations;
+   * every rank must hold the same placement. */
+  private placementOf: Placement;
   private context: ForwardContext | null = null;
   private lastAuxLosses: Tensor<'f32'> | null = null;
 
@@ -72,6 +85,16 @@ export class MoELayer {
     // Block 0 is the router; experts use blocks 1 + 4·e + j.
     this.routerWeight = Tensor.from(uniform(subSeed(initSeed, layerIndex, 0), d * e, 1 / Math.sqrt(d)), [d, e], { stream: this.stream });
     this.routerGrad = Tensor.zeros([d, e], { stream: this.stream });
+    this.placementOf = emptyPlacement(comm.size, e);
+  }
+
+  get placement(): Placement {
+    return this.placementOf;
+  }
+
+  /** Sets the placement of the next forward passes (validated; the same on every rank). */
+  set placement(placement: Placement) {
+    this.placementOf = validatePlacement(placement, 'placement', { numRanks: this.comm.size, numExperts: this.options.numExperts });
   }
 
   /** The stream all of this rank's layer work is ordered on. */
@@ -114,30 +137,39 @@ export class MoELayer {
     logits.dispose();
     this.lastAuxLosses?.dispose();
     this.lastAuxLosses = gatingAuxLoss(g, { stream });
-    // Step 2: every rank learns every rank's counts, and plans its exchange.
+    // Step 2: Trans: hosted replicas receive their experts' parameters from the homes.
+    const transfer = new ExpertTransfer(this.comm, this.options, this.placementOf);
+    transfer.trans(this.expertParams);
+    // Step 3: every rank learns every rank's counts, and plans its exchange.
     const countMatrix = await this.allGatherCounts(g.countsPerExpert);
-    const plan = planExchange(countMatrix, this.comm.size, this.comm.rank);
-    const ownCounts = countMatrix.subarray(this.comm.rank * this.options.numExperts, (this.comm.rank + 1) * this.options.numExperts);
-    const layout = dispatchLayout(ownCounts, this.comm.size);
+    const plan = planExchange(countMatrix, this.comm.size, this.comm.rank, this.placementOf);
     const routing: PermuteRouting = {
       expertIndex: g.expertIndex,
       position: g.position,
-      rowOffsetPerExpert: Tensor.from(layout.rowOffsetPerExpert, [this.options.numExperts], { dtype: 'i32', stream }),
+      rowOffsetPerExpert: Tensor.from(plan.rowOffsetPerExpert, [this.options.numExperts], { dtype: 'i32', stream }),
     };
-    // Step 3: tokens to their experts, expert-major.
+    // Step 4: tokens to where they are computed, split into the two FFN groups.
     const sendRows = dispatch(x, routing, plan.numSendRows, { stream });
-    const xExpert = this.regroup(this.exchange(sendRows, plan, 'toExperts'), plan, 'toExpertMajor');
-    // Step 4: the experts.
-    const { y: yExpert, pre, act } = ffnForward(xExpert, plan.rowsPerLocalExpert, this.expertParams, {
-      activation: this.options.activation,
-      gated: this.options.gated,
-      stream,
-    });
-    // Step 5: results back to the tokens' ranks, weighted and summed over the k slots.
-    const yBack = this.exchange(this.regroup(yExpert, plan, 'toRankMajor'), plan, 'toTokens');
+    const [xHome, xReplica] = this.split(this.exchange(sendRows, plan, 'toExperts'), plan);
+    // Step 5: the experts: this rank's home experts, then the replicas it hosts.
+    const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
+    const home = ffnForward(xHome, plan.rowsPerLocalExpert, this.expertParams, ffn);
+    const replica = plan.replicaExperts.length === 0 ? null : ffnForward(xReplica, plan.rowsPerReplica, transfer.replicaParams(), ffn);
+    if (replica === null) xReplica.dispose();
+    // Step 6: results back to the tokens' ranks, weighted and summed over the k slots.
+    const yBack = this.exchange(this.merge(home.y, replica?.y ?? null, plan), plan, 'toTokens');
     const y = combine(yBack, g.weight, routing, { stream });
     this.lastCountMatrix = countMatrix;
-    this.context = { x, gating: g, routing, plan, xExpert, saved: { pre, act }, yBack };
+    this.context = {
+      x,
+      gating: g,
+      routing,
+      plan,
+      home: { x: xHome, saved: { pre: home.pre, act: home.act } },
+      replica: replica === null ? null : { x: xReplica, saved: { pre: replica.pre, act: replica.act } },
+      transfer,
+      yBack,
+    };
     return y;
   }
 
@@ -155,17 +187,19 @@ export class MoELayer {
     const stream = this.stream;
     // Step 1: combine' gives the experts' output gradient (rank-major) and the weights' gradient.
     const { dY: dYBack, dWeight } = combineBackward(dy, ctx.yBack, ctx.gating.weight, ctx.routing, { stream });
-    // Step 2: to the experts, expert-major, and through them.
-    const dYExpert = this.regroup(this.exchange(dYBack, ctx.plan, 'toExperts'), ctx.plan, 'toExpertMajor');
-    const { dx: dxExpert, dpre } = ffnBackward(dYExpert, ctx.xExpert, ctx.plan.rowsPerLocalExpert, this.expertParams, ctx.saved, this.expertGrads, {
-      activation: this.options.activation,
-      gated: this.options.gated,
-      stream,
-    });
-    dYExpert.dispose();
-    dpre.dispose();
-    // Step 3: back to the tokens, summed over their slots.
-    const dSend = this.exchange(this.regroup(dxExpert, ctx.plan, 'toRankMajor'), ctx.plan, 'toTokens');
+    // Step 2: to where the slots were computed, and through the two FFN groups.
+    const [dYHome, dYReplica] = this.split(this.exchange(dYBack, ctx.plan, 'toExperts'), ctx.plan);
+    const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
+    const home = ffnBackward(dYHome, ctx.home.x, ctx.plan.rowsPerLocalExpert, this.expertParams, ctx.home.saved, this.expertGrads, ffn);
+    const replica =
+      ctx.replica === null
+        ? null
+        : ffnBackward(dYReplica, ctx.replica.x, ctx.plan.rowsPerReplica, ctx.transfer.replicaParams(), ctx.replica.saved, ctx.transfer.replicaGrads(), ffn);
+    for (const t of [dYHome, dYReplica, home.dpre, ...(replica === null ? [] : [replica.dpre])]) t.dispose();
+    // Step 3: Agg: replica gradients summed into the homes' (before any optimizer step); the
+    // input gradients back to the tokens, summed over their slots.
+    ctx.transfer.agg(this.expertGrads);
+    const dSend = this.exchange(this.merge(home.dx, replica?.dx ?? null, ctx.plan), ctx.plan, 'toTokens');
     const dx = dispatchBackward(dSend, ctx.routing, { stream });
     dSend.dispose();
     // Step 4: through the router: dLogits, then dWg += xᵀ·dLogits and dx += dLogits·Wgᵀ.
@@ -214,7 +248,9 @@ export class MoELayer {
     const ctx = this.context;
     if (ctx === null) return;
     disposeGating(ctx.gating);
-    for (const t of [ctx.routing.rowOffsetPerExpert, ctx.xExpert, ctx.saved.pre, ctx.saved.act, ctx.yBack]) t.dispose();
+    ctx.transfer.dispose();
+    const groups = ctx.replica === null ? [ctx.home] : [ctx.home, ctx.replica];
+    for (const t of [ctx.routing.rowOffsetPerExpert, ctx.yBack, ...groups.flatMap((g) => [g.x, g.saved.pre, g.saved.act])]) t.dispose();
     this.context = null;
   }
 
@@ -239,16 +275,28 @@ export class MoELayer {
     return out;
   }
 
-  /** Copies row blocks between the rank-major and expert-major layouts of the plan; consumes
-   * (disposes) `rows` once the copies are queued. */
-  private regroup(rows: Tensor<'f32'>, plan: ExchangePlan, direction: 'toExpertMajor' | 'toRankMajor'): Tensor<'f32'> {
+  /** Splits rank-major rows into the home and replica FFN inputs; consumes `rows`. */
+  private split(rows: Tensor<'f32'>, plan: ExchangePlan): [Tensor<'f32'>, Tensor<'f32'>] {
     const d = this.options.dModel;
-    const out = Tensor.empty([plan.numRecvRows, d]) as Tensor<'f32'>;
-    for (const block of plan.blocks) {
-      const [from, to] = direction === 'toExpertMajor' ? [block.rankMajorRow, block.expertMajorRow] : [block.expertMajorRow, block.rankMajorRow];
-      out.copyFrom(rows, { srcOffset: from * d, dstOffset: to * d, count: block.numRows * d, stream: this.stream });
+    const groups = { home: Tensor.empty([plan.numHomeRows, d]) as Tensor<'f32'>, replica: Tensor.empty([plan.numReplicaRows, d]) as Tensor<'f32'> };
+    for (const b of plan.blocks) {
+      groups[b.group].copyFrom(rows, { srcOffset: b.rankMajorRow * d, dstOffset: b.groupRow * d, count: b.numRows * d, stream: this.stream });
     }
     rows.dispose();
+    return [groups.home, groups.replica];
+  }
+
+  /** The inverse of {@link split}: group outputs back into rank-major rows; consumes them. */
+  private merge(home: Tensor<'f32'>, replica: Tensor<'f32'> | null, plan: ExchangePlan): Tensor<'f32'> {
+    const d = this.options.dModel;
+    const out = Tensor.empty([plan.numRecvRows, d]) as Tensor<'f32'>;
+    for (const b of plan.blocks) {
+      const source = b.group === 'home' ? home : replica;
+      if (source === null) continue;
+      out.copyFrom(source, { srcOffset: b.groupRow * d, dstOffset: b.rankMajorRow * d, count: b.numRows * d, stream: this.stream });
+    }
+    home.dispose();
+    replica?.dispose();
     return out;
   }
 

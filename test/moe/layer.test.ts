@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { createLocalWorld } from '../../src/comm/local.js';
 import type { Communicator } from '../../src/comm/communicator.js';
+import type { Placement } from '../../src/balance/prophet/placement.js';
 import { MoELayer } from '../../src/moe/layer.js';
 import type { MoELayerOptions } from '../../src/moe/options.js';
 import { Tensor } from '../../src/runtime/tensor.js';
@@ -26,10 +27,11 @@ interface RunResult {
 }
 
 /** Runs forward + backward of one layer on W in-process ranks over the rows of xAll [W·T, d]. */
-async function run(numRanks: number, options: MoELayerOptions, xAll: Float32Array, dOutAll: Float32Array): Promise<RunResult> {
+async function run(numRanks: number, options: MoELayerOptions, xAll: Float32Array, dOutAll: Float32Array, placement?: Placement): Promise<RunResult> {
   const d = options.dModel;
   const world = createLocalWorld(numRanks, { timeoutMs: 20_000 });
   const layers = world.map((comm) => new MoELayer(comm, options));
+  if (placement !== undefined) for (const layer of layers) layer.placement = placement;
   const rowsPerRank = xAll.length / d / numRanks;
   const slice = (a: Float32Array, r: number) => a.subarray(r * rowsPerRank * d, (r + 1) * rowsPerRank * d);
   const outputs = await Promise.all(
@@ -131,6 +133,31 @@ describe('MoELayer', () => {
       expect(grad).toBeCloseTo(refGradient(model, x64, d64, model.experts[e]!.w1 as Float64Array, at), 3);
     }
     for (const l of [...one.layers, ...two.layers]) l.dispose();
+  });
+
+  it('computes the same function under any placement: outputs, input and home gradients', async () => {
+    const tokens = 4 * 10;
+    const x = values(tokens * 16, 8);
+    const dOut = values(tokens * 16, 9);
+    const plain = await run(4, base, x, dOut);
+    // Replicas everywhere, on some ranks, and on every rank for one hot expert.
+    const placements: Placement[] = [
+      { numRanks: 4, numExperts: 8, replicas: [[1, 2, 3], [], [0], [0, 3], [], [1], [0, 1, 2], []] },
+      { numRanks: 4, numExperts: 8, replicas: Array.from({ length: 8 }, (_, e) => [0, 1, 2, 3].filter((r) => r !== Math.floor(e / 2))) },
+      { numRanks: 4, numExperts: 8, replicas: [[], [], [], [], [], [], [], [0, 1, 2]] },
+    ];
+    for (const placement of placements) {
+      const placed = await run(4, base, x, dOut, placement);
+      // Same slots, same experts and parameters; only where they run and the fp32 order of the
+      // replica-gradient sums (Agg) differ.
+      expect(maxRelativeError(placed.y, plain.y)).toBeLessThan(1e-6);
+      expect(maxRelativeError(placed.dx, plain.dx)).toBeLessThan(1e-6);
+      expect(maxRelativeError(placed.expertW1Grad, plain.expertW1Grad)).toBeLessThan(1e-5);
+      expect(maxRelativeError(placed.routerGrad, plain.routerGrad)).toBeLessThan(1e-6);
+      expect(Array.from(placed.layers[0]!.lastCountMatrix!)).toEqual(Array.from(plain.layers[0]!.lastCountMatrix!));
+      for (const l of placed.layers) l.dispose();
+    }
+    for (const l of plain.layers) l.dispose();
   });
 
   it('reports the count matrix and the computed rows per rank', async () => {
