@@ -12,6 +12,8 @@
 //     earlier slots of the same expert: (slots of that expert in earlier segments: a scan of
 //     per-segment warp histograms) + (earlier in its segment: __match_any_sync). It keeps the
 //     position when rank < capacity, otherwise it is dropped. Counts are min(total, capacity).
+#include <algorithm>
+
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
@@ -200,6 +202,17 @@ __global__ void assign_positions(ClaimOrder claim, int64_t num_slots, int64_t se
   }
 }
 
+// Segments of the claim order, one warp each, at least E long so that the histogram
+// (E x segments) stays below slots + E entries.
+struct CapacityLayout {
+  int64_t segment, num_segments;
+};
+
+CapacityLayout capacity_layout(int64_t E, int64_t num_slots) {
+  const int64_t segment = std::max<int64_t>(256, (E + 31) / 32 * 32);
+  return CapacityLayout{segment, std::max<int64_t>(1, (num_slots + segment - 1) / segment)};
+}
+
 prophet_status_t check_forward(const prophet_gating_params_t &p, prophet_buffer_t logits,
                                const prophet_gating_outputs_t &out) {
   const std::string name = kName;
@@ -223,6 +236,9 @@ prophet_status_t check_forward(const prophet_gating_params_t &p, prophet_buffer_
   // The capacity pass counts slots in int32 (positions are int32 anyway).
   if (num_slots > INT32_MAX) {
     return fail(PROPHET_ERR_INVALID, name + ": num_tokens * k must be below 2^31 on CUDA");
+  }
+  if (p.num_experts * capacity_layout(p.num_experts, num_slots).num_segments >= INT32_MAX) {
+    return fail(PROPHET_ERR_INVALID, name + ": num_experts * slot segments must be below 2^31 on CUDA");
   }
   const struct {
     const char *name;
@@ -284,9 +300,8 @@ prophet_status_t queue_capacity(const prophet_gating_params_t &p,
   cudaStream_t s = stream->stream;
   StreamScratch *scratch = stream->scratch;
   CapacityScratch mem{s};
-  // Segments at least E long, so the histogram (E x segments) stays below slots + E entries.
-  const int64_t segment = std::max<int64_t>(256, (E + 31) / 32 * 32);
-  const int64_t num_segments = std::max<int64_t>(1, (num_slots + segment - 1) / segment);
+  const CapacityLayout layout = capacity_layout(E, num_slots);
+  const int64_t segment = layout.segment, num_segments = layout.num_segments;
   const int64_t hist_len = E * num_segments + 1;  // the extra 0 makes the scan's last entry the total
   int *hist = nullptr, *prefix = nullptr;
   PROPHET_RETURN_IF_FAILED(scratch_alloc(4 * hist_len, s, &mem.blocks[0]));

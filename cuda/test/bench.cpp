@@ -150,7 +150,7 @@ void run_benchmarks(const Env &env, double peak_gbs) {
               "device-to-device copy measured in the same run; 'of peak' by --peak-gbs %.0f\n",
               peak_gbs);
   std::printf("| op | shape | ms | GB/s | of copy | of peak |\n|---|---|---|---|---|---|\n");
-  for (int64_t T : {16384, 131072}) bench_gating(env, T, peak_gbs);
+  for (int64_t T : {16384, 1048576}) bench_gating(env, T, peak_gbs);
   bench_permute(env, 8192, 1024, peak_gbs);
   bench_permute(env, 32768, 2048, peak_gbs);
   std::printf("expert FFN / GEMM TFLOP/s and MoE layer time: not measured (no CUDA FFN family "

@@ -27,13 +27,14 @@ note_failure() { echo "FAILED: $1"; status=1; }
 step "facts"
 date -u '+%Y-%m-%d %H:%M UTC'
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.memory --format=csv || true
-nvcc --version | tail -n 2
+nvcc_bin=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+"$nvcc_bin" --version | tail -n 2
 cmake --version | head -n 1
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 
 step "build (CUDA architectures $archs)"
 start=$(date +%s)
-if timeout 420 cmake -S cuda -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" \
+if timeout 420 cmake -S cuda -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" -DCMAKE_CUDA_COMPILER="$nvcc_bin" \
      -DPROPHET_CUDA_TESTS=ON -DPROPHET_OUTPUT_DIR="$PWD/$build/lib" >"$logs/build.log" 2>&1 &&
    timeout 420 cmake --build "$build" --parallel "$(nproc)" >>"$logs/build.log" 2>&1; then
   echo "built in $(( $(date +%s) - start )) s"
