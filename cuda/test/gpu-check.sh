@@ -51,13 +51,13 @@ timeout 300 "$test_bin" --require-device 2>&1 | tee "$logs/tests.log"
 
 if command -v compute-sanitizer >/dev/null 2>&1; then
   step "compute-sanitizer memcheck"
-  timeout 300 compute-sanitizer --tool memcheck --error-exitcode 3 "$test_bin" --require-device \
+  timeout 300 compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
     >"$logs/memcheck.log" 2>&1
   rc=$?
   tail -n 5 "$logs/memcheck.log"
   [ "$rc" -eq 0 ] || note_failure "memcheck (exit $rc; 124 = timed out)"
   step "compute-sanitizer racecheck (gating)"
-  timeout 240 compute-sanitizer --tool racecheck --error-exitcode 3 "$test_bin" --require-device \
+  timeout 240 compute-sanitizer --tool racecheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
     --only gating >"$logs/racecheck.log" 2>&1
   rc=$?
   tail -n 5 "$logs/racecheck.log"
