@@ -74,6 +74,7 @@ struct prophet_stream {
   int priority = 0;
   prophet::cuda::StreamScratch *scratch = nullptr;       // device memory
   prophet::cuda::DeviceError *host_error = nullptr;      // pinned host copy, read after sync
+  void *cublas = nullptr;  // cublasHandle_t bound to this stream, created on first GEMM
 };
 
 struct prophet_buffer {
@@ -112,6 +113,9 @@ void set_in_host_callback(bool value);
 // Stream-ordered scratch for kernels (from the same pool as buffers; no host sync).
 prophet_status_t scratch_alloc(size_t bytes, cudaStream_t stream, void **out);
 void scratch_free(void *ptr, cudaStream_t stream);
+
+// Releases the stream's cuBLAS handle when the library was built with cuBLAS (stream.cpp).
+void release_stream_cublas(prophet_stream_t stream);
 
 void memory_stats(uint64_t *live_buffers, uint64_t *live_bytes, uint64_t *total_allocs);
 

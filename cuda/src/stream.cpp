@@ -4,6 +4,9 @@
 #include <utility>
 
 #include "cuda_internal.h"
+#if PROPHET_CUDA_HAVE_CUBLAS
+#include "cublas.h"
+#endif
 
 namespace prophet::cuda {
 namespace {
@@ -26,6 +29,7 @@ void CUDART_CB run_host_call(void *arg) {
 void release_stream(prophet_stream *s) {
   if (s->stream != nullptr) {
     (void)PROPHET_CUDA_CHECK(cudaStreamSynchronize(s->stream));
+    release_stream_cublas(s);
     if (s->scratch != nullptr) (void)PROPHET_CUDA_CHECK(cudaFree(s->scratch));
     (void)PROPHET_CUDA_CHECK(cudaStreamDestroy(s->stream));
   }
@@ -118,6 +122,14 @@ prophet_status_t stream_launch_host_func(prophet_stream_t stream, prophet_host_f
 }
 
 }  // namespace
+
+void release_stream_cublas(prophet_stream_t stream) {
+#if PROPHET_CUDA_HAVE_CUBLAS
+  cublas_release(stream);
+#else
+  (void)stream;  // built without cuBLAS: no handle can exist
+#endif
+}
 
 const prophet_stream_i kStream = {
     /* .create           = */ stream_create,

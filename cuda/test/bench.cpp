@@ -153,8 +153,8 @@ void run_benchmarks(const Env &env, double peak_gbs) {
   for (int64_t T : {16384, 1048576}) bench_gating(env, T, peak_gbs);
   bench_permute(env, 8192, 1024, peak_gbs);
   bench_permute(env, 32768, 2048, peak_gbs);
-  std::printf("expert FFN / GEMM TFLOP/s and MoE layer time: not measured (no CUDA FFN family "
-              "yet, see docs/cuda.md)\n");
+  std::printf("expert FFN (bias/activation epilogues) and MoE layer time: not measured (no CUDA "
+              "FFN family yet, see docs/cuda.md)\n");
 }
 
 }  // namespace prophet::test

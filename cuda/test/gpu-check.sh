@@ -10,7 +10,8 @@
 #   3. prophet_cuda_test --require-device: every CUDA kernel against the CPU backend, runtime;
 #   4. the same under compute-sanitizer memcheck (out-of-bounds and misaligned accesses), and
 #      racecheck on the gating kernels (shared-memory tiles), when compute-sanitizer exists;
-#   5. the micro-benchmark (--bench), with the datasheet HBM bandwidth for known GPUs;
+#   5. the micro-benchmark (--bench): gating/permute GB/s against a copy and the datasheet HBM
+#      bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM;
 #   6. a draft of docs/gpu-results.md rows on stdout (and in $OUT/gpu-results-draft.md).
 # Logs go to $OUT when set (the device tool brings that folder back), else build/cuda-check/.
 # Exit status: 0 when every step passed.
@@ -38,6 +39,7 @@ if timeout 420 cmake -S cuda -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA
      -DPROPHET_CUDA_TESTS=ON -DPROPHET_OUTPUT_DIR="$PWD/$build/lib" >"$logs/build.log" 2>&1 &&
    timeout 420 cmake --build "$build" --parallel "$(nproc)" >>"$logs/build.log" 2>&1; then
   echo "built in $(( $(date +%s) - start )) s"
+  grep -E 'cuBLAS headers' "$logs/build.log" || true
 else
   tail -n 60 "$logs/build.log"
   note_failure "build"
@@ -91,7 +93,15 @@ step "draft rows for docs/gpu-results.md"
   echo "|---|---|---|---|---|---|"
   grep -E '^\| (gating|dispatch|combine)' "$logs/bench.log"
   echo
-  echo "Not measured: expert GEMM TFLOP/s, grouped FFN vs cuBLAS peak, MoE layer time (no CUDA FFN yet)."
+  echo "Grouped expert GEMMs (one cuBLAS GEMM per expert, fp32 accumulation) against one dense cuBLAS"
+  echo "GEMM of the same total size and dtype; 'of dense' = dense time / grouped time (target >= 0.8)."
+  echo
+  echo "| op | shape | ms | TFLOP/s | dense TFLOP/s | of dense |"
+  echo "|---|---|---|---|---|---|"
+  grep -E '^\| grouped GEMM' "$logs/bench.log"
+  echo
+  echo "Not measured: the full expert FFN (bias/activation epilogues) and the MoE layer forward+backward"
+  echo "time vs the sum of its GEMMs (no CUDA FFN family yet)."
 } | tee "$logs/gpu-results-draft.md"
 
 echo

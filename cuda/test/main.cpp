@@ -1,7 +1,9 @@
-// prophet_cuda_test: every CUDA kernel against the CPU backend's on the same inputs, the CUDA
-// runtime (memory, streams, events, host callbacks), and with --bench a micro-benchmark.
+// prophet_cuda_test: every CUDA kernel against the CPU backend's on the same inputs, the grouped
+// expert GEMMs against a double reference, the CUDA runtime (memory, streams, events, host
+// callbacks), and with --bench a micro-benchmark. It links libprophet_cuda_testing.so: the same
+// objects as libprophet_cuda.so, plus exported entry points for what the ABI lacks yet.
 //
-//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute]
+//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute|gemm|none]
 //
 // Without a CUDA device it checks that the library says why (score 0 with a reason, init NULL)
 // and exits 0, or 1 with --require-device. Exit status 1 when any check failed. The last line is
@@ -170,7 +172,11 @@ int main(int argc, char **argv) {
   if (only.empty() || only == "runtime") test_runtime(env);
   if (only.empty() || only == "gating") test_gating(env);
   if (only.empty() || only == "permute") test_permute(env);
-  if (bench) run_benchmarks(env, peak_gbs);
+  if (only.empty() || only == "gemm") test_gemm(env);
+  if (bench) {
+    run_benchmarks(env, peak_gbs);
+    run_gemm_benchmarks(env);
+  }
   env.cpu.backend->stream->destroy(env.cpu.stream);
   env.gpu.backend->stream->destroy(env.gpu.stream);
   std::printf("prophet_cuda_test: %d passed, %d failed\n", tally().passed, tally().failed);

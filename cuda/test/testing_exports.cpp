@@ -1,0 +1,33 @@
+// Entry points of libprophet_cuda_testing.so (the test build of the backend) for code that is not
+// reachable through the ABI yet: the grouped expert GEMMs. C linkage, plain types.
+#include <cstdint>
+
+#include "../src/cuda_internal.h"
+#if PROPHET_CUDA_HAVE_CUBLAS
+#include "../src/grouped_gemm.h"
+#endif
+
+#define PROPHET_TESTING_API extern "C" __attribute__((visibility("default")))
+
+// 1 when the library was built with cuBLAS headers (the grouped GEMMs exist).
+PROPHET_TESTING_API int prophet_cuda_testing_has_cublas(void) { return PROPHET_CUDA_HAVE_CUBLAS; }
+
+// which: 0 forward (a = x, b = w, c = y), 1 backward_input (a = dy, b = w, c = dx),
+// 2 backward_weight (a = x, b = dy, c = dw). dtype: 0 f32, 1 bf16, 2 f16.
+PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_grouped_gemm(
+    int which, int64_t num_experts, const int64_t *rows_per_expert, int64_t k, int64_t n,
+    int dtype, prophet_buffer_t a, prophet_buffer_t b, prophet_buffer_t c, int accumulate,
+    prophet_stream_t stream) {
+#if PROPHET_CUDA_HAVE_CUBLAS
+  using namespace prophet::cuda;
+  const GroupedGemmShape shape{num_experts, rows_per_expert, k, n, static_cast<GemmDtype>(dtype)};
+  switch (which) {
+    case 0: return grouped_gemm_forward(shape, a, b, c, stream);
+    case 1: return grouped_gemm_backward_input(shape, a, b, c, stream);
+    case 2: return grouped_gemm_backward_weight(shape, a, b, c, accumulate != 0, stream);
+    default: return prophet::cuda::fail(PROPHET_ERR_INVALID, "grouped_gemm: unknown entry");
+  }
+#else
+  return prophet::cuda::fail(PROPHET_ERR_UNSUPPORTED, "built without cuBLAS headers");
+#endif
+}
