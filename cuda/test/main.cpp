@@ -3,7 +3,7 @@
 // callbacks), and with --bench a micro-benchmark. It links libprophet_cuda_testing.so: the same
 // objects as libprophet_cuda.so, plus exported entry points for what the ABI lacks yet.
 //
-//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute|gemm|none]
+//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute|gemm|ffn|none]
 //
 // Without a CUDA device it checks that the library says why (score 0 with a reason, init NULL)
 // and exits 0, or 1 with --require-device. Exit status 1 when any check failed. The last line is
@@ -173,9 +173,11 @@ int main(int argc, char **argv) {
   if (only.empty() || only == "gating") test_gating(env);
   if (only.empty() || only == "permute") test_permute(env);
   if (only.empty() || only == "gemm") test_gemm(env);
+  if (only.empty() || only == "ffn") test_ffn(env);
   if (bench) {
     run_benchmarks(env, peak_gbs);
     run_gemm_benchmarks(env);
+    run_ffn_benchmarks(env);
   }
   env.cpu.backend->stream->destroy(env.cpu.stream);
   env.gpu.backend->stream->destroy(env.gpu.stream);

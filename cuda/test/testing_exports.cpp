@@ -4,6 +4,7 @@
 
 #include "../src/cuda_internal.h"
 #if PROPHET_CUDA_HAVE_CUBLAS
+#include "../src/expert_ffn.h"
 #include "../src/grouped_gemm.h"
 #endif
 
@@ -27,6 +28,25 @@ PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_grouped_gemm(
     case 2: return grouped_gemm_backward_weight(shape, a, b, c, accumulate != 0, stream);
     default: return prophet::cuda::fail(PROPHET_ERR_INVALID, "grouped_gemm: unknown entry");
   }
+#else
+  return prophet::cuda::fail(PROPHET_ERR_UNSUPPORTED, "built without cuBLAS headers");
+#endif
+}
+
+// The expert FFN: forward (backward = 0: io = {x, pre, h, y}) or backward (io = {x, pre, h, dy,
+// dx}); weights and grads are {w1, b1, w2, b2}.
+PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_expert_ffn(
+    int backward, int64_t num_experts, const int64_t *rows_per_expert, int64_t d_model,
+    int64_t d_hidden, int activation, int gated, int dtype, const prophet_buffer_t *weights,
+    const prophet_buffer_t *grads, const prophet_buffer_t *io, prophet_stream_t stream) {
+#if PROPHET_CUDA_HAVE_CUBLAS
+  using namespace prophet::cuda;
+  const ExpertFfnShape shape{num_experts, rows_per_expert, d_model, d_hidden, activation, gated,
+                             static_cast<GemmDtype>(dtype)};
+  const ExpertFfnWeights w{weights[0], weights[1], weights[2], weights[3]};
+  if (backward == 0) return expert_ffn_forward(shape, w, io[0], io[1], io[2], io[3], stream);
+  const ExpertFfnWeights g{grads[0], grads[1], grads[2], grads[3]};
+  return expert_ffn_backward(shape, w, io[0], io[1], io[2], io[3], g, io[4], stream);
 #else
   return prophet::cuda::fail(PROPHET_ERR_UNSUPPORTED, "built without cuBLAS headers");
 #endif
