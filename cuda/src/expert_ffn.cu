@@ -38,29 +38,33 @@ template <typename T>
 __global__ void bias_activation(T *pre, const T *b1, const int64_t *offsets, int64_t E, int64_t R,
                                 int64_t F, int32_t act, int32_t gated, T *h) {
   const int64_t P = gated ? 2 * F : F;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < R * F;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / F, c = i % F, e = expert_of(row, offsets, E);
+  for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
+    const int64_t e = expert_of(row, offsets, E);
     T *pre_row = pre + row * P;
-    const float a = load(pre_row + c) + load(b1 + e * P + c);
-    store(pre_row + c, a);
-    float value = activation(act, load(pre_row + c));  // from the stored (rounded) value
-    if (gated) {
-      const float g = load(pre_row + F + c) + load(b1 + e * P + F + c);
-      store(pre_row + F + c, g);
-      value *= load(pre_row + F + c);
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F;
+         c += int64_t(gridDim.x) * blockDim.x) {
+      const float a = load(pre_row + c) + load(b1 + e * P + c);
+      store(pre_row + c, a);
+      float value = activation(act, load(pre_row + c));  // from the stored (rounded) value
+      if (gated) {
+        const float g = load(pre_row + F + c) + load(b1 + e * P + F + c);
+        store(pre_row + F + c, g);
+        value *= load(pre_row + F + c);
+      }
+      store(h + row * F + c, value);
     }
-    store(h + row * F + c, value);
   }
 }
 
 // y += b2[e].
 template <typename T>
 __global__ void bias_add(T *y, const T *b2, const int64_t *offsets, int64_t E, int64_t R, int64_t D) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < R * D;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / D, c = i % D;
-    store(y + i, load(y + i) + load(b2 + expert_of(row, offsets, E) * D + c));
+  for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
+    const T *bias = b2 + expert_of(row, offsets, E) * D;
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < D;
+         c += int64_t(gridDim.x) * blockDim.x) {
+      store(y + row * D + c, load(y + row * D + c) + load(bias + c));
+    }
   }
 }
 
@@ -69,16 +73,17 @@ template <typename T>
 __global__ void activation_backward(const T *pre, const T *dh, int64_t R, int64_t F, int32_t act,
                                     int32_t gated, T *dpre) {
   const int64_t P = gated ? 2 * F : F;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < R * F;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / F, c = i % F;
-    const float a = load(pre + row * P + c), g_h = load(dh + i);
-    if (gated) {
-      const float g = load(pre + row * P + F + c);
-      store(dpre + row * P + c, g_h * g * activation_grad(act, a));
-      store(dpre + row * P + F + c, g_h * activation(act, a));
-    } else {
-      store(dpre + row * P + c, g_h * activation_grad(act, a));
+  for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F;
+         c += int64_t(gridDim.x) * blockDim.x) {
+      const float a = load(pre + row * P + c), g_h = load(dh + row * F + c);
+      if (gated) {
+        const float g = load(pre + row * P + F + c);
+        store(dpre + row * P + c, g_h * g * activation_grad(act, a));
+        store(dpre + row * P + F + c, g_h * activation(act, a));
+      } else {
+        store(dpre + row * P + c, g_h * activation_grad(act, a));
+      }
     }
   }
 }
@@ -90,12 +95,20 @@ __global__ void bias_grad(const T *d, const int64_t *offsets, int64_t E, int64_t
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t e = i / C, c = i % C;
     float sum = 0.0f;
+#pragma unroll 8
     for (int64_t row = offsets[e]; row < offsets[e + 1]; ++row) sum += load(d + row * C + c);
     store(db + i, sum);
   }
 }
 
 int64_t element_bytes(GemmDtype dtype) { return dtype == GemmDtype::kF32 ? 4 : 2; }
+
+// Rows on y (one expert lookup per row), columns on x with 256 threads a block.
+dim3 grid2d(int64_t rows, int64_t cols) {
+  const int64_t x = (cols + 255) / 256, y = rows;
+  return dim3(static_cast<unsigned>(x < 1 ? 1 : (x > 1024 ? 1024 : x)),
+              static_cast<unsigned>(y < 1 ? 1 : (y > 65535 ? 65535 : y)));
+}
 
 // Launches kernel<T> with the storage type of `dtype`.
 template <template <typename> class Launch, typename... Args>
@@ -111,19 +124,19 @@ prophet_status_t by_dtype(GemmDtype dtype, Args &&...args) {
 template <typename T> struct LaunchBiasActivation {
   static void run(cudaStream_t s, void *pre, const void *b1, const int64_t *off, int64_t E,
                   int64_t R, int64_t F, int32_t act, int32_t gated, void *h) {
-    bias_activation<T><<<grid_for(R * F, 256), 256, 0, s>>>(static_cast<T *>(pre), static_cast<const T *>(b1),
+    bias_activation<T><<<grid2d(R, F), 256, 0, s>>>(static_cast<T *>(pre), static_cast<const T *>(b1),
                                                             off, E, R, F, act, gated, static_cast<T *>(h));
   }
 };
 template <typename T> struct LaunchBiasAdd {
   static void run(cudaStream_t s, void *y, const void *b2, const int64_t *off, int64_t E, int64_t R, int64_t D) {
-    bias_add<T><<<grid_for(R * D, 256), 256, 0, s>>>(static_cast<T *>(y), static_cast<const T *>(b2), off, E, R, D);
+    bias_add<T><<<grid2d(R, D), 256, 0, s>>>(static_cast<T *>(y), static_cast<const T *>(b2), off, E, R, D);
   }
 };
 template <typename T> struct LaunchActivationBackward {
   static void run(cudaStream_t s, const void *pre, const void *dh, int64_t R, int64_t F, int32_t act,
                   int32_t gated, void *dpre) {
-    activation_backward<T><<<grid_for(R * F, 256), 256, 0, s>>>(static_cast<const T *>(pre), static_cast<const T *>(dh),
+    activation_backward<T><<<grid2d(R, F), 256, 0, s>>>(static_cast<const T *>(pre), static_cast<const T *>(dh),
                                                                 R, F, act, gated, static_cast<T *>(dpre));
   }
 };
