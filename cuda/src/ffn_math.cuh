@@ -4,6 +4,7 @@
 #pragma once
 
 #include <math.h>
+#include <stdint.h>
 
 #include "../../native/kernels/common.h"
 

@@ -148,6 +148,7 @@ void test_gating(const Env &env);
 void test_permute(const Env &env);
 void test_gemm(const Env &env);
 void test_ffn(const Env &env);
+void test_optim(const Env &env);
 // Benchmarks; `peak_gbs` > 0 adds a column against that HBM bandwidth (datasheet figure).
 void run_benchmarks(const Env &env, double peak_gbs);
 void run_gemm_benchmarks(const Env &env);

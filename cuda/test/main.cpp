@@ -3,7 +3,7 @@
 // callbacks), and with --bench a micro-benchmark. It links libprophet_cuda_testing.so: the same
 // objects as libprophet_cuda.so, plus exported entry points for what the ABI lacks yet.
 //
-//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute|gemm|ffn|none]
+//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute|gemm|ffn|optim|none]
 //
 // Without a CUDA device it checks that the library says why (score 0 with a reason, init NULL)
 // and exits 0, or 1 with --require-device. Exit status 1 when any check failed. The last line is
@@ -174,6 +174,7 @@ int main(int argc, char **argv) {
   if (only.empty() || only == "permute") test_permute(env);
   if (only.empty() || only == "gemm") test_gemm(env);
   if (only.empty() || only == "ffn") test_ffn(env);
+  if (only.empty() || only == "optim") test_optim(env);
   if (bench) {
     run_benchmarks(env, peak_gbs);
     run_gemm_benchmarks(env);

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "../src/cuda_internal.h"
+#include "../src/optim.cuh"
 #if PROPHET_CUDA_HAVE_CUBLAS
 #include "../src/expert_ffn.h"
 #include "../src/grouped_gemm.h"
@@ -50,4 +51,21 @@ PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_expert_ffn(
 #else
   return prophet::cuda::fail(PROPHET_ERR_UNSUPPORTED, "built without cuBLAS headers");
 #endif
+}
+
+// Fused optimizer steps (optim.cuh); grad_dtype: 0 f32, 1 bf16, 2 f16.
+PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_adamw(
+    int64_t n, prophet_buffer_t params, prophet_buffer_t grads, int grad_dtype, prophet_buffer_t m,
+    prophet_buffer_t v, float lr, float beta1, float beta2, float eps, float weight_decay,
+    int64_t step, prophet_stream_t stream) {
+  return prophet::cuda::optim_adamw(n, params, grads, static_cast<prophet::cuda::GemmDtype>(grad_dtype),
+                                    m, v, lr, beta1, beta2, eps, weight_decay, step, stream);
+}
+
+PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_sgd(
+    int64_t n, prophet_buffer_t params, prophet_buffer_t grads, int grad_dtype,
+    prophet_buffer_t momentum_buffer, float lr, float momentum, float weight_decay, int first_step,
+    prophet_stream_t stream) {
+  return prophet::cuda::optim_sgd(n, params, grads, static_cast<prophet::cuda::GemmDtype>(grad_dtype),
+                                  momentum_buffer, lr, momentum, weight_decay, first_step != 0, stream);
 }
