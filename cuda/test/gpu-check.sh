@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# GPU verification of the CUDA backend, for a machine with a CUDA device and no Node.
+#
+#   bash cuda/test/gpu-check.sh            # from the repository root (any cwd works)
+#
+# Steps (each with its own time limit, so one stuck step cannot eat the lease):
+#   1. facts: GPU, driver, nvcc, cmake;
+#   2. build with plain CMake (one architecture: the device's own, default 90) into
+#      build/cuda-check: libprophet_cuda.so and prophet_cuda_test, nothing from node_modules;
+#   3. prophet_cuda_test --require-device: every CUDA kernel against the CPU backend, runtime;
+#   4. the micro-benchmark (--bench): gating/permute GB/s against a copy and the datasheet HBM
+#      bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM, expert FFN
+#      vs its GEMMs;
+#   5. a draft of docs/gpu-results.md rows on stdout (and in $OUT/gpu-results-draft.md);
+#   6. the tests again under compute-sanitizer memcheck (out-of-bounds and misaligned accesses)
+#      and racecheck on the gating kernels (shared-memory tiles), when compute-sanitizer exists
+#      (last, being the slowest; PROPHET_GPU_CHECK_SANITIZE=0 skips them).
+# Expected time on an H200: build ~1-2 min, tests + bench ~1-2 min, sanitizers ~2-5 min. Run it
+# with the device tool's longest timeout; logs of finished steps come back in $OUT either way.
+# Logs go to $OUT when set (the device tool brings that folder back), else build/cuda-check/.
+# Exit status: 0 when every step passed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=build/cuda-check
+logs=${OUT:-$build}
+mkdir -p "$build" "$logs"
+archs=${PROPHET_CUDA_ARCHS:-90}
+status=0
+step() { printf '\n== %s ==\n' "$*"; }
+note_failure() { echo "FAILED: $1"; status=1; }
+
+step "facts"
+date -u '+%Y-%m-%d %H:%M UTC'
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.memory --format=csv || true
+nvcc_bin=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+"$nvcc_bin" --version | tail -n 2
+cmake --version | head -n 1
+gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+
+step "build (CUDA architectures $archs)"
+start=$(date +%s)
+if timeout 300 cmake -S cuda -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" -DCMAKE_CUDA_COMPILER="$nvcc_bin" \
+     -DPROPHET_CUDA_TESTS=ON -DPROPHET_OUTPUT_DIR="$PWD/$build/lib" >"$logs/build.log" 2>&1 &&
+   timeout 300 cmake --build "$build" --parallel "$(nproc)" >>"$logs/build.log" 2>&1; then
+  echo "built in $(( $(date +%s) - start )) s"
+  grep -E 'cuBLAS headers' "$logs/build.log" || true
+else
+  tail -n 60 "$logs/build.log"
+  note_failure "build"
+  exit 1
+fi
+test_bin="$build/prophet_cuda_test"
+
+step "tests"
+timeout 180 "$test_bin" --require-device 2>&1 | tee "$logs/tests.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || note_failure "tests"
+
+step "benchmark"
+case "$gpu_name" in
+  *H200*) peak=4800 ;;           # datasheet HBM3e bandwidth, GB/s
+  *H100*HBM3* | *H100\ SXM*) peak=3350 ;;
+  *A100*80GB*) peak=2039 ;;
+  *) peak=0 ;;
+esac
+timeout 180 "$test_bin" --require-device --only none --bench --peak-gbs "$peak" 2>&1 | tee "$logs/bench.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || note_failure "benchmark"
+
+step "draft rows for docs/gpu-results.md"
+{
+  echo "## $(date -u '+%Y-%m-%d') — ${gpu_name:-unknown GPU}, CUDA architectures $archs"
+  echo
+  echo "Correctness: \`$(grep '^prophet_cuda_test:' "$logs/tests.log" | tail -n 1)\`"
+  echo
+  echo "GB/s from the bytes each op must move; 'of copy' against a device-to-device copy measured"
+  echo "in the same run; 'of peak' against the datasheet HBM bandwidth ($peak GB/s). Target >= 0.5."
+  echo
+  echo "| op | shape | ms | GB/s | of copy | of peak |"
+  echo "|---|---|---|---|---|---|"
+  grep -E '^\| (gating|dispatch|combine)' "$logs/bench.log"
+  echo
+  echo "Grouped expert GEMMs (one cuBLAS GEMM per expert, fp32 accumulation) against one dense cuBLAS"
+  echo "GEMM of the same total size and dtype; 'of dense' = dense time / grouped time (target >= 0.8)."
+  echo
+  echo "| op | shape | ms | TFLOP/s | dense TFLOP/s | of dense |"
+  echo "|---|---|---|---|---|---|"
+  grep -E '^\| grouped GEMM' "$logs/bench.log"
+  echo
+  echo "Expert FFN forward+backward (GEMMs + bias/activation epilogues) against the sum of its six"
+  echo "grouped GEMMs timed alone (target <= 1.25)."
+  echo
+  echo "| op | shape | ms | GEMMs ms | ratio | TFLOP/s |"
+  echo "|---|---|---|---|---|---|"
+  grep -E '^\| expert FFN' "$logs/bench.log"
+  echo
+  echo "Not measured: a whole MoE layer (gating + dispatch + FFN + combine): permute and gating are f32"
+  echo "only, the FFN runs in bf16, and no cast kernels exist yet."
+} | tee "$logs/gpu-results-draft.md"
+
+if [ "${PROPHET_GPU_CHECK_SANITIZE:-1}" = 0 ]; then
+  echo "sanitizers skipped (PROPHET_GPU_CHECK_SANITIZE=0)"
+elif sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null); then
+  step "compute-sanitizer memcheck"
+  timeout 240 "$sanitizer" --tool memcheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
+    >"$logs/memcheck.log" 2>&1
+  rc=$?
+  tail -n 5 "$logs/memcheck.log"
+  [ "$rc" -eq 0 ] || note_failure "memcheck (exit $rc; 124 = timed out)"
+  step "compute-sanitizer racecheck (gating)"
+  timeout 150 "$sanitizer" --tool racecheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
+    --only gating >"$logs/racecheck.log" 2>&1
+  rc=$?
+  tail -n 5 "$logs/racecheck.log"
+  [ "$rc" -eq 0 ] || note_failure "racecheck (exit $rc; 124 = timed out)"
+else
+  echo "compute-sanitizer not found: memcheck/racecheck not run"
+fi
+
+echo
+[ "$status" -eq 0 ] && echo "gpu-check: all steps passed" || echo "gpu-check: some steps FAILED (see above)"
+exit "$status"

@@ -1,0 +1,259 @@
+// The expert FFN (cuda/src/expert_ffn.h, through libprophet_cuda_testing.so) against an
+// independent double-precision reference, forward and backward, for every activation, plain and
+// gated, in f32 and bf16; and (--bench) forward + backward time against the sum of its six
+// grouped GEMMs timed alone (issue target: <= 1.25x).
+#include <cmath>
+#include <cstdint>
+#include <functional>
+
+#include "dtype.h"
+#include "harness.h"
+
+extern "C" int prophet_cuda_testing_has_cublas(void);
+extern "C" prophet_status_t prophet_cuda_testing_grouped_gemm(
+    int which, int64_t num_experts, const int64_t *rows_per_expert, int64_t k, int64_t n,
+    int dtype, prophet_buffer_t a, prophet_buffer_t b, prophet_buffer_t c, int accumulate,
+    prophet_stream_t stream);
+extern "C" prophet_status_t prophet_cuda_testing_expert_ffn(
+    int backward, int64_t num_experts, const int64_t *rows_per_expert, int64_t d_model,
+    int64_t d_hidden, int activation, int gated, int dtype, const prophet_buffer_t *weights,
+    const prophet_buffer_t *grads, const prophet_buffer_t *io, prophet_stream_t stream);
+
+namespace prophet::test {
+namespace {
+
+const char *const kActNames[] = {"relu", "gelu", "silu"};
+
+double act_ref(int act, double x) {
+  if (act == 0) return x > 0 ? x : 0;
+  if (act == 1) return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  return x / (1 + std::exp(-x));
+}
+
+double act_grad_ref(int act, double x) {
+  if (act == 0) return x > 0 ? 1 : 0;
+  if (act == 1) {
+    const double c = std::sqrt(2 / M_PI), t = std::tanh(c * (x + 0.044715 * x * x * x));
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+  }
+  const double s = 1 / (1 + std::exp(-x));
+  return s * (1 + x * (1 - s));
+}
+
+struct Problem {
+  std::vector<int64_t> rows;
+  int64_t E, R, D, F, P;
+  int act, gated, dtype;
+  // Inputs (already rounded to the storage type) and reference outputs.
+  std::vector<float> x, w1, b1, w2, b2, dy;
+  std::vector<float> pre, h, y, dx, dw1, db1, dw2, db2;
+};
+
+std::vector<float> rounded(std::vector<float> v, int dtype) { return decode(encode(v, dtype), dtype); }
+
+void solve(Problem &p) {
+  const int64_t D = p.D, F = p.F, P = p.P;
+  p.pre.assign(p.R * P, 0);
+  p.h.assign(p.R * F, 0);
+  p.y.assign(p.R * D, 0);
+  p.dx.assign(p.R * D, 0);
+  p.dw1.assign(p.E * D * P, 0);
+  p.db1.assign(p.E * P, 0);
+  p.dw2.assign(p.E * F * D, 0);
+  p.db2.assign(p.E * D, 0);
+  int64_t first = 0;
+  for (int64_t e = 0; e < p.E; ++e) {
+    std::vector<double> dw1(D * P, 0), db1(P, 0), dw2(F * D, 0), db2(D, 0);
+    for (int64_t r = first; r < first + p.rows[e]; ++r) {
+      std::vector<double> pre(P), h(F), dh(F, 0), dpre(P, 0);
+      for (int64_t c = 0; c < P; ++c) {
+        double s = p.b1[e * P + c];
+        for (int64_t d = 0; d < D; ++d) s += double(p.x[r * D + d]) * p.w1[(e * D + d) * P + c];
+        pre[c] = s;
+        p.pre[r * P + c] = float(s);
+      }
+      for (int64_t f = 0; f < F; ++f) {
+        h[f] = act_ref(p.act, pre[f]) * (p.gated ? pre[F + f] : 1.0);
+        p.h[r * F + f] = float(h[f]);
+      }
+      for (int64_t d = 0; d < D; ++d) {
+        double s = p.b2[e * D + d];
+        for (int64_t f = 0; f < F; ++f) s += h[f] * p.w2[(e * F + f) * D + d];
+        p.y[r * D + d] = float(s);
+        db2[d] += p.dy[r * D + d];
+        for (int64_t f = 0; f < F; ++f) {
+          dw2[f * D + d] += h[f] * p.dy[r * D + d];
+          dh[f] += double(p.dy[r * D + d]) * p.w2[(e * F + f) * D + d];
+        }
+      }
+      for (int64_t f = 0; f < F; ++f) {
+        dpre[f] = dh[f] * (p.gated ? pre[F + f] : 1.0) * act_grad_ref(p.act, pre[f]);
+        if (p.gated) dpre[F + f] = dh[f] * act_ref(p.act, pre[f]);
+      }
+      for (int64_t c = 0; c < P; ++c) {
+        db1[c] += dpre[c];
+        for (int64_t d = 0; d < D; ++d) {
+          dw1[d * P + c] += double(p.x[r * D + d]) * dpre[c];
+          p.dx[r * D + d] += float(dpre[c] * p.w1[(e * D + d) * P + c]);
+        }
+      }
+    }
+    for (int64_t i = 0; i < D * P; ++i) p.dw1[e * D * P + i] = float(dw1[i]);
+    for (int64_t i = 0; i < P; ++i) p.db1[e * P + i] = float(db1[i]);
+    for (int64_t i = 0; i < F * D; ++i) p.dw2[e * F * D + i] = float(dw2[i]);
+    for (int64_t i = 0; i < D; ++i) p.db2[e * D + i] = float(db2[i]);
+    first += p.rows[e];
+  }
+}
+
+void check_problem(const Env &env, const std::vector<int64_t> &rows, int64_t D, int64_t F, int act,
+                   int gated, int dtype, Rng &rng) {
+  Problem p{rows, int64_t(rows.size()), 0, D, F, gated ? 2 * F : F, act, gated, dtype,
+            {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  for (int64_t r : rows) p.R += r;
+  p.x = rounded(rng.normals(p.R * D, 0.5f), dtype);
+  p.w1 = rounded(rng.normals(p.E * D * p.P, 0.3f), dtype);
+  p.b1 = rounded(rng.normals(p.E * p.P, 0.1f), dtype);
+  p.w2 = rounded(rng.normals(p.E * F * D, 0.3f), dtype);
+  p.b2 = rounded(rng.normals(p.E * D, 0.1f), dtype);
+  p.dy = rounded(rng.normals(p.R * D, 0.5f), dtype);
+  solve(p);
+  const Side &gpu = env.gpu;
+  const size_t width = dtype == kF32 ? 4 : 2;
+  const Buf w1 = upload(gpu, encode(p.w1, dtype)), b1 = upload(gpu, encode(p.b1, dtype)),
+            w2 = upload(gpu, encode(p.w2, dtype)), b2 = upload(gpu, encode(p.b2, dtype)),
+            x = upload(gpu, encode(p.x, dtype)), dy = upload(gpu, encode(p.dy, dtype));
+  const Buf pre = alloc(gpu, p.R * p.P * width), h = alloc(gpu, p.R * F * width),
+            y = alloc(gpu, p.R * D * width), dx = alloc(gpu, p.R * D * width, 0x7f),
+            dw1 = alloc(gpu, p.E * D * p.P * width, 0x7f), db1 = alloc(gpu, p.E * p.P * width, 0x7f),
+            dw2 = alloc(gpu, p.E * F * D * width, 0x7f), db2 = alloc(gpu, p.E * D * width, 0x7f);
+  const prophet_buffer_t weights[] = {w1.get(), b1.get(), w2.get(), b2.get()};
+  const prophet_buffer_t grads[] = {dw1.get(), db1.get(), dw2.get(), db2.get()};
+  const prophet_buffer_t fwd_io[] = {x.get(), pre.get(), h.get(), y.get()};
+  const prophet_buffer_t bwd_io[] = {x.get(), pre.get(), h.get(), dy.get(), dx.get()};
+  const std::string name = std::string("expert_ffn ") + kActNames[act] + (gated ? " gated " : " ") +
+                           kDtypeNames[dtype] + " R=" + std::to_string(p.R);
+  if (!ok(gpu, prophet_cuda_testing_expert_ffn(0, p.E, rows.data(), D, F, act, gated, dtype, weights,
+                                               nullptr, fwd_io, gpu.stream), name + " forward") ||
+      !ok(gpu, prophet_cuda_testing_expert_ffn(1, p.E, rows.data(), D, F, act, gated, dtype, weights,
+                                               grads, bwd_io, gpu.stream), name + " backward") ||
+      !ok(gpu, gpu.backend->stream->synchronize(gpu.stream), name + " sync")) {
+    return;
+  }
+  // f32: fp32 GEMMs against double. bf16: every stored intermediate is rounded to 8 bits.
+  const double rtol = dtype == kF32 ? 1e-3 : 4e-2, atol = dtype == kF32 ? 1e-4 : 4e-2;
+  const struct {
+    const char *what;
+    const Buf &buf;
+    const std::vector<float> &want;
+  } outputs[] = {{"pre", pre, p.pre}, {"h", h, p.h},       {"y", y, p.y},       {"dx", dx, p.dx},
+                 {"dw1", dw1, p.dw1}, {"db1", db1, p.db1}, {"dw2", dw2, p.dw2}, {"db2", db2, p.db2}};
+  for (const auto &o : outputs) {
+    const std::vector<float> got = decode(download<uint8_t>(gpu, o.buf, o.want.size() * width), dtype);
+    expect_close(o.want, got, rtol, atol, name + " " + o.what);
+  }
+}
+
+void test_expert_ffn(const Env &env) {
+  Rng rng(17);
+  for (int dtype : {kF32, kBF16}) {
+    for (int act : {0, 1, 2}) {
+      for (int gated : {0, 1}) check_problem(env, {4, 0, 9}, 12, 10, act, gated, dtype, rng);
+    }
+  }
+  check_problem(env, {0, 0}, 8, 6, 2, 1, kF32, rng);  // no rows: zero weight gradients
+}
+
+double time_ms(const Env &env, const std::function<bool()> &body, int runs) {
+  const prophet_backend_i *be = env.gpu.backend;
+  prophet_event_t start = nullptr, end = nullptr;
+  be->event->create(0, PROPHET_EVENT_TIMING, &start);
+  be->event->create(0, PROPHET_EVENT_TIMING, &end);
+  bool good = body() && ok(env.gpu, be->stream->synchronize(env.gpu.stream), "ffn bench warm-up");
+  be->event->record(start, env.gpu.stream);
+  for (int i = 0; i < runs && good; ++i) good = body();
+  be->event->record(end, env.gpu.stream);
+  good = good && ok(env.gpu, be->stream->synchronize(env.gpu.stream), "ffn bench sync");
+  double ms = -1.0;
+  if (good) ok(env.gpu, be->event->elapsed_ms(start, end, &ms), "ffn bench elapsed");
+  be->event->destroy(start);
+  be->event->destroy(end);
+  return good && ms > 0 ? ms / runs : -1.0;
+}
+
+void bench_ffn(const Env &env, int dtype, int gated, const std::vector<int64_t> &rows, int64_t D, int64_t F) {
+  const Side &gpu = env.gpu;
+  int64_t R = 0;
+  for (int64_t r : rows) R += r;
+  const int64_t E = static_cast<int64_t>(rows.size()), P = gated ? 2 * F : F;
+  const size_t width = dtype == kF32 ? 4 : 2;
+  Rng rng(8);
+  const std::vector<uint8_t> block = encode(rng.normals(1 << 20, 0.05f), dtype);
+  const auto filled = [&](int64_t count) {
+    std::vector<uint8_t> bytes(count * width);
+    for (size_t i = 0; i < bytes.size(); i += block.size()) {
+      std::memcpy(&bytes[i], block.data(), std::min(block.size(), bytes.size() - i));
+    }
+    return upload(gpu, bytes);
+  };
+  const Buf w1 = filled(E * D * P), b1 = filled(E * P), w2 = filled(E * F * D), b2 = filled(E * D),
+            x = filled(R * D), dy = filled(R * D), pre = filled(R * P), h = filled(R * F),
+            y = filled(R * D), dx = filled(R * D), dw1 = filled(E * D * P), db1 = filled(E * P),
+            dw2 = filled(E * F * D), db2 = filled(E * D), scratch_p = filled(R * P), scratch_f = filled(R * F);
+  const prophet_buffer_t weights[] = {w1.get(), b1.get(), w2.get(), b2.get()};
+  const prophet_buffer_t grads[] = {dw1.get(), db1.get(), dw2.get(), db2.get()};
+  const prophet_buffer_t fwd_io[] = {x.get(), pre.get(), h.get(), y.get()};
+  const prophet_buffer_t bwd_io[] = {x.get(), pre.get(), h.get(), dy.get(), dx.get()};
+  const int act = 2;  // SiLU (SwiGLU when gated)
+  const auto ffn = [&](int backward) {
+    return [&, backward] {
+      return ok(gpu, prophet_cuda_testing_expert_ffn(backward, E, rows.data(), D, F, act, gated, dtype, weights,
+                                                     grads, backward ? bwd_io : fwd_io, gpu.stream),
+                "ffn bench");
+    };
+  };
+  const auto gemm = [&](int which, int64_t k, int64_t n, const Buf &a, const Buf &b, const Buf &c) {
+    return time_ms(env, [&] {
+      return ok(gpu, prophet_cuda_testing_grouped_gemm(which, E, rows.data(), k, n, dtype, a.get(), b.get(),
+                                                       c.get(), 0, gpu.stream), "gemm");
+    }, 5);
+  };
+  // The six GEMMs of forward + backward, each timed alone on the same buffers.
+  const double gemms[] = {gemm(0, D, P, x, w1, pre),        gemm(0, F, D, h, w2, y),
+                          gemm(2, F, D, h, dy, dw2),        gemm(1, F, D, dy, w2, scratch_f),
+                          gemm(2, D, P, x, scratch_p, dw1), gemm(1, D, P, scratch_p, w1, dx)};
+  double gemm_sum = 0;
+  for (double ms : gemms) gemm_sum += ms;
+  const double fwd = time_ms(env, ffn(0), 5), bwd = time_ms(env, ffn(1), 5);
+  if (fwd <= 0 || bwd <= 0 || gemm_sum <= 0) {
+    expect(false, "ffn bench", "timing failed");
+    return;
+  }
+  const double flops = 2.0 * double(R) * double(D) * double(P + F) * 3.0;  // 2 GEMMs fwd, 4 bwd
+  std::printf("| expert FFN fwd+bwd %s%s %s | E=%lld R=%lld D=%lld F=%lld | %.3f | %.3f | %.2f | %.1f |\n",
+              kActNames[act], gated ? " gated" : "", kDtypeNames[dtype], static_cast<long long>(E),
+              static_cast<long long>(R), static_cast<long long>(D), static_cast<long long>(F), fwd + bwd,
+              gemm_sum, (fwd + bwd) / gemm_sum, flops / ((fwd + bwd) * 1e9));
+}
+
+}  // namespace
+
+void test_ffn(const Env &env) {
+  if (prophet_cuda_testing_has_cublas() == 0) {
+    std::printf("expert FFN tests skipped: library built without cuBLAS headers\n");
+    return;
+  }
+  test_expert_ffn(env);
+}
+
+void run_ffn_benchmarks(const Env &env) {
+  if (prophet_cuda_testing_has_cublas() == 0) return;
+  std::printf("\nexpert FFN forward+backward vs the sum of its six grouped GEMMs timed alone "
+              "(target <= 1.25)\n");
+  std::printf("| op | shape | ms | GEMMs ms | ratio | TFLOP/s |\n|---|---|---|---|---|---|\n");
+  bench_ffn(env, kBF16, 1, {1024, 1536, 2048, 2560, 1536, 3072, 2048, 2560}, 4096, 4096);
+  bench_ffn(env, kBF16, 0, {1024, 1536, 2048, 2560, 1536, 3072, 2048, 2560}, 4096, 8192);
+  bench_ffn(env, kF32, 0, {512, 768, 1024, 1280, 768, 1536, 1024, 1280}, 2048, 4096);
+}
+
+}  // namespace prophet::test
