@@ -5,7 +5,8 @@ set -euo pipefail
 
 need_apt=()
 # libgloo-dev: the multi-process CPU communicator (docs/communication.md says why Gloo, not MPI).
-for pkg in python3 make g++ libgloo-dev; do
+# cmake: builds the optional CUDA backend (cuda/CMakeLists.txt) wherever nvcc exists.
+for pkg in python3 make g++ cmake libgloo-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -16,3 +17,6 @@ fi
 # NCCL's library from its Python wheel (installs offline from the machine's package index): the
 # NCCL loader tests find it, report its version and make unique ids without a GPU.
 python3 -m pip show -q nvidia-nccl-cu13 >/dev/null 2>&1 || python3 -m pip install -q nvidia-nccl-cu13
+
+# cuBLAS headers for the CUDA backend's GEMM/FFN parts (the toolkit folder has none).
+python3 -m pip show -q nvidia-cublas >/dev/null 2>&1 || python3 -m pip install -q nvidia-cublas

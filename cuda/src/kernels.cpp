@@ -13,14 +13,15 @@ const prophet_gating_i kGating = {
 };
 
 extern const prophet_kernel_i kKernel = {
-    // NULL: dense GEMM, the grouped expert FFN and the optimizers are not implemented on CUDA
-    // yet (their CPU ABI headers are still being written); callers report
+    // NULL: dense GEMM, the grouped expert FFN and the optimizers exist in cuda/ (cuBLAS) but
+    // are not yet adapted to the ABI entries of kernels_{gemm,ffn,optim}.h; callers report
     // PROPHET_ERR_UNSUPPORTED naming the family. See docs/cuda.md.
     /* .gemm    = */ nullptr,
     /* .gating  = */ &kGating,
     /* .permute = */ &kPermute,
     /* .ffn     = */ nullptr,
     /* .optim   = */ nullptr,
+    /* .nn      = */ nullptr,  // the example model's dense layers: CPU only for now
 };
 
 }  // namespace prophet::cuda
