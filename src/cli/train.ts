@@ -5,6 +5,7 @@
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 
+import { POLICIES, type PolicyName } from '../model/balance.js';
 import { runTraining, type StepProgress } from '../model/run.js';
 
 function integer(min: number) {
@@ -66,14 +67,16 @@ export function registerTrain(program: Command): void {
     .option('--aux-loss <x>', 'load-balancing loss coefficient (per-rank statistics)', number, 0)
     .option('--capacity <mode>', "'dropless' or 'capacity'", 'dropless')
     .option('--capacity-factor <x>', 'capacity factor of --capacity capacity', number, 1.25)
-    .option('--policy <name>', "balance policy: 'none' (plain expert parallelism)", 'none')
+    .option('--policy <name>', "balance policy: 'none' (plain expert parallelism), 'prophet' (Pro-Prophet planner), 'prophet-paper' (its Algorithm 1)", 'none')
     .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
     .option('--save <file>', 'save a checkpoint at the end')
     .option('--save-every <n>', 'also save every n steps', integer(1))
     .option('--resume <file>', 'resume from a checkpoint')
     .option('--json', 'print one JSON object on stdout')
     .action(async (flags: TrainFlags) => {
-      if (flags.policy !== 'none') throw new InvalidArgumentError(`unknown --policy '${flags.policy}' (available: none)`);
+      if (!(POLICIES as readonly string[]).includes(flags.policy)) {
+        throw new InvalidArgumentError(`unknown --policy '${flags.policy}' (available: ${POLICIES.join(', ')})`);
+      }
       if (flags.capacity !== 'dropless' && flags.capacity !== 'capacity') throw new InvalidArgumentError("--capacity must be 'dropless' or 'capacity'");
       const bar = new SingleBar({
         format: 'train [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | max/mean {balance}',
@@ -98,6 +101,7 @@ export function registerTrain(program: Command): void {
             seed: flags.seed,
             lr: flags.lr,
             clip: flags.clip,
+            policy: flags.policy as PolicyName,
             config: {
               dModel: flags.dModel,
               hidden: flags.hidden,
@@ -123,7 +127,7 @@ export function registerTrain(program: Command): void {
           onStep,
         );
         if (started) bar.stop();
-        const summary = { losses: result.losses, first_step: result.firstStep, tokens_per_s: result.tokensPerS, balance: result.balance, policy: flags.policy, ranks: flags.ranks };
+        const summary = { losses: result.losses, first_step: result.firstStep, tokens_per_s: result.tokensPerS, balance: result.balance, policy: flags.policy, replicas: result.replicas, ranks: flags.ranks };
         if (flags.json) console.log(JSON.stringify(summary));
         else console.error(`final loss ${result.losses.at(-1)?.toFixed(4) ?? 'n/a'} nats/byte, ${Math.round(result.tokensPerS)} tokens/s, device max/mean per layer: ${result.balance.map((b) => b.toFixed(2)).join(' ')}`);
       } catch (error) {

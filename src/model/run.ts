@@ -10,6 +10,8 @@ import { resolveModelConfig, type ModelConfig } from './config.js';
 import { TextDataset } from './data.js';
 import { Rng } from './rng.js';
 import { TraceRecorder } from './trace.js';
+import { BalancePlanner, computedMaxOverMean, type PolicyName } from './balance.js';
+import { emptyPlacement, type Placement } from '../balance/prophet/placement.js';
 import { RankTrainer, type TrainOptions } from './trainer.js';
 
 export interface RunOptions extends TrainOptions {
@@ -26,6 +28,9 @@ export interface RunOptions extends TrainOptions {
   /** Write the routing trace to this folder. */
   readonly trace?: string;
   readonly dataset?: TextDataset;
+  /** Balance policy: 'none' (plain expert parallelism, default), 'prophet' (Pro-Prophet's
+   * planner, improved search) or 'prophet-paper' (Algorithm 1 as published). */
+  readonly policy?: PolicyName;
 }
 
 export interface StepProgress {
@@ -44,18 +49,8 @@ export interface RunResult {
   readonly tokensPerS: number;
   /** Per MoE layer, device max/mean of computed tokens averaged over the steps. */
   readonly balance: number[];
-}
-
-/** Device max/mean of the tokens each rank computed, from a [W·E] count matrix. */
-export function deviceMaxOverMean(counts: Int32Array, numRanks: number): number {
-  const numExperts = counts.length / numRanks;
-  const perRank = new Float64Array(numRanks);
-  counts.forEach((c, i) => {
-    const home = Math.floor((i % numExperts) / (numExperts / numRanks));
-    perRank[home] = (perRank[home] ?? 0) + c;
-  });
-  const mean = perRank.reduce((a, b) => a + b, 0) / numRanks;
-  return mean === 0 ? 1 : Math.max(...perRank) / mean;
+  /** Replicas the policy placed, summed over steps and layers (0 for 'none'). */
+  readonly replicas: number;
 }
 
 export async function runTraining(options: RunOptions, onStep?: (p: StepProgress) => void): Promise<RunResult> {
@@ -80,13 +75,20 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
     const losses: number[] = [];
     const balanceSums = new Float64Array(config.numLayers);
     const tokensPerStep = trainers[0]!.batch * config.seqLen;
+    const planner = new BalancePlanner(options.policy ?? 'none', ranks, config);
+    let placements: Placement[] = Array.from({ length: config.numLayers }, () => emptyPlacement(ranks, config.numExperts));
+    let replicas = 0;
     const start = performance.now();
     for (let step = firstStep; step < firstStep + steps; step++) {
       const batch = dataset.sampleBatch(rng, trainers[0]!.batch, config.seqLen);
+      for (const t of trainers) t.model.moeLayers.forEach((layer, l) => (layer.placement = placements[l]!));
       const reports = await Promise.all(trainers.map((t) => t.step(batch)));
       const report = reports[0]!;
       losses.push(report.loss);
-      const balance = report.countMatrices.map((m) => deviceMaxOverMean(m, ranks));
+      const balance = report.countMatrices.map((m, l) => computedMaxOverMean(m, placements[l]!));
+      replicas += placements.reduce((n, p) => n + p.replicas.reduce((k, r) => k + r.length, 0), 0);
+      // Locality: plan the next step from this step's routing (every rank could, identically).
+      placements = planner.next(report.countMatrices);
       balance.forEach((b, l) => (balanceSums[l] = (balanceSums[l] ?? 0) + b));
       trace?.record(step + 1, report.countMatrices);
       const seconds = (performance.now() - start) / 1000;
@@ -107,6 +109,7 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
       firstStep,
       tokensPerS: steps === 0 ? 0 : (steps * tokensPerStep) / seconds,
       balance: Array.from(balanceSums, (s) => (steps === 0 ? 1 : s / steps)),
+      replicas,
     };
   } finally {
     for (const t of trainers) t.dispose();

@@ -43,6 +43,19 @@ describe('training the example model', () => {
     expect(two.balance.every((b) => b >= 1 && b <= 2)).toBe(true);
   });
 
+  it('trains to the same loss curve with the Pro-Prophet policy, computing on balanced devices', async () => {
+    const options: RunOptions = { ...small, ranks: 4, steps: 100, config: { ...small.config, numExperts: 8 } };
+    const plain = await runTraining({ ...options, dataset });
+    const prophet = await runTraining({ ...options, dataset, policy: 'prophet' });
+    expect(plain.replicas).toBe(0);
+    expect(prophet.replicas).toBeGreaterThan(0);
+    // Placement changes where slots are computed, never which expert computes them: only the
+    // fp32 order of the replica-gradient sums (Agg) differs.
+    const worst = plain.losses.reduce((m, l, i) => Math.max(m, Math.abs(l - (prophet.losses[i] ?? NaN))), 0);
+    expect(worst).toBeLessThan(2e-3);
+    prophet.balance.forEach((b, l) => expect(b).toBeLessThan(plain.balance[l]!));
+  });
+
   it('writes the routing trace in the shared layout: every rank routes k slots per token', () => {
     const meta = JSON.parse(readFileSync(join(dir, 'trace', 'meta.json'), 'utf8')) as { shape: number[]; iterations: number[] };
     expect(meta.shape).toEqual([200, 2, 2, 1, 4]);
