@@ -5,6 +5,7 @@
 #include "args.h"
 #include "backends.h"
 #include "event.h"
+#include "gemm_binding.h"
 #include "storage.h"
 #include "stream.h"
 
@@ -27,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New<backend_info>(env, "backendInfo"));
   exports.Set("memoryStats", Napi::Function::New<memory_stats>(env, "memoryStats"));
   exports.Set("copy", Napi::Function::New<copy_storage>(env, "copy"));
+  register_gemm(env, exports);
   return exports;
 }
 
