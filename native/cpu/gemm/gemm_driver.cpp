@@ -1,8 +1,8 @@
-// The GotoBLAS/BLIS loop nest around the micro-kernels: for each nc-wide block of columns
-// (jc) and kc-deep slice (pc), the threads pack the kc x nc block of op(B) together into a
-// shared buffer; each thread then packs mc x kc blocks of op(A) for its own rows (ic) and
-// sweeps its register tiles (jr, ir). OpenMP splits the work of each block between threads
-// along m or n, whichever balances better.
+// The GotoBLAS/BLIS loop nest around the micro-kernels. OpenMP threads split C into one
+// rectangle each (along m or n, whichever balances better); on its rectangle a thread walks
+// nc-wide column blocks (jc), kc-deep slices (pc) whose kc x nc block of op(B) it packs, and
+// mc-row blocks (ic) whose mc x kc block of op(A) it packs, then sweeps its register tiles
+// (jr, ir) with the micro-kernel.
 #include <omp.h>
 
 #include <algorithm>
@@ -47,24 +47,37 @@ int64_t balanced_block(int64_t size, int64_t max_block, int64_t multiple) {
   return round_up(block, multiple);
 }
 
-// The half-open range of `num_items` that part `index` of `num_parts` gets.
-void split(int64_t num_items, int index, int num_parts, int64_t &begin, int64_t &end) {
-  begin = num_items * index / num_parts;
-  end = num_items * (index + 1) / num_parts;
-}
+// A thread's share of C: rows [i_begin, i_end) and columns [j_begin, j_end).
+struct Rectangle {
+  int64_t i_begin, i_end, j_begin, j_end;
+};
 
-// How many thread rows (the rest are thread columns) minimise the largest share of register
-// tiles; ties go to more rows, whose threads then share every packed B panel.
-int thread_rows(int num_threads, int64_t num_row_panels, int64_t num_col_panels) {
-  int best_rows = 1;
+// Splits C's register tiles into a grid of num_threads rectangles, one per thread, choosing
+// the grid (rows x columns of threads) that minimises the largest share. On ties it splits
+// the dimension whose packing the threads then repeat the least: splitting columns makes every
+// thread pack all of op(A) (m x k), splitting rows makes each pack all of op(B) (k x n).
+Rectangle thread_rectangle(const KernelInfo &info, const Problem &pr, int thread,
+                           int num_threads) {
+  const int64_t num_row_tiles = ceil_div(pr.m, info.mr);
+  const int64_t num_col_tiles = ceil_div(pr.n, info.nr);
+  const bool prefer_row_split = pr.m >= pr.n;  // A (m x k) larger than B (k x n): repeat B
+  int grid_rows = 1;
   int64_t best_share = INT64_MAX;
-  for (int rows = num_threads; rows >= 1; --rows) {
+  for (int rows = 1; rows <= num_threads; ++rows) {
     if (num_threads % rows != 0) continue;
     const int64_t share =
-        ceil_div(num_row_panels, rows) * ceil_div(num_col_panels, num_threads / rows);
-    if (share < best_share) best_rows = rows, best_share = share;
+        ceil_div(num_row_tiles, rows) * ceil_div(num_col_tiles, num_threads / rows);
+    if (share < best_share || (share == best_share && prefer_row_split)) {
+      grid_rows = rows;
+      best_share = share;
+    }
   }
-  return best_rows;
+  const int grid_cols = num_threads / grid_rows;
+  const int row = thread % grid_rows, col = thread / grid_rows;
+  return {std::min(num_row_tiles * row / grid_rows * info.mr, pr.m),
+          std::min(num_row_tiles * (row + 1) / grid_rows * info.mr, pr.m),
+          std::min(num_col_tiles * col / grid_cols * info.nr, pr.n),
+          std::min(num_col_tiles * (col + 1) / grid_cols * info.nr, pr.n)};
 }
 
 // C = alpha * A * B + beta * C over a tile smaller than mr x nr: the kernel writes a full tile
@@ -81,7 +94,8 @@ void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const f
   }
 }
 
-// One packed A block (rows x kc) times packed B panels (kc x cols) into C[rows, cols].
+// One packed A block (rows x kc) times packed B panels (kc x cols) into C[rows, cols]: the
+// B micro-panel stays in L1 while the A micro-panels stream from L2.
 void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols,
                   const float *a_block, const float *b_block, float alpha, float beta, float *c,
                   int64_t ldc) {
@@ -111,44 +125,36 @@ void pack_a_block(const KernelInfo &info, const Problem &pr, int64_t i0, int64_t
   }
 }
 
-// The threads' share of one (jc, pc) step: pack B together, then each its own rows and columns.
-void block_step(const KernelInfo &info, const Problem &pr, int64_t j0, int64_t nc, int64_t p0,
-                int64_t kc, int64_t mc, float *b_block, float *a_block) {
-  const int thread = omp_get_thread_num();
-  const int num_threads = omp_get_num_threads();
-
-  // Step 1: pack op(B)[p0 : p0 + kc, j0 : j0 + nc] as nr-column micro-panels, shared.
-  const int64_t num_col_panels = ceil_div(nc, info.nr);
-#pragma omp for schedule(static)
-  for (int64_t panel = 0; panel < num_col_panels; ++panel) {
-    const int64_t jr = panel * info.nr;
+// Packs op(B)[p0 : p0 + kc, j0 : j0 + cols] as nr-column micro-panels.
+void pack_b_block(const KernelInfo &info, const Problem &pr, int64_t j0, int64_t cols, int64_t p0,
+                  int64_t kc, float *b_block) {
+  for (int64_t jr = 0; jr < cols; jr += info.nr) {
     const float *src = pr.b + p0 * pr.b_stride_p + (j0 + jr) * pr.b_stride_j;
-    pack_panel(src, pr.b_stride_j, pr.b_stride_p, std::min<int64_t>(info.nr, nc - jr), kc,
+    pack_panel(src, pr.b_stride_j, pr.b_stride_p, std::min<int64_t>(info.nr, cols - jr), kc,
                info.nr, b_block + jr * kc);
-  }  // implicit barrier: B is packed before anyone reads it
+  }
+}
 
-  // Step 2: this thread's rectangle of register tiles.
-  const int64_t num_row_panels = ceil_div(pr.m, info.mr);
-  const int rows_of_threads = thread_rows(num_threads, num_row_panels, num_col_panels);
-  int64_t row_begin, row_end, col_begin, col_end;
-  split(num_row_panels, thread % rows_of_threads, rows_of_threads, row_begin, row_end);
-  split(num_col_panels, thread / rows_of_threads, num_threads / rows_of_threads, col_begin,
-        col_end);
-  const int64_t i_begin = row_begin * info.mr, i_end = std::min(row_end * info.mr, pr.m);
-  const int64_t j_begin = col_begin * info.nr, j_end = std::min(col_end * info.nr, nc);
-
-  // Step 3: for each mc-row block, pack A and run the register tiles. The first kc slice
-  // applies the caller's beta, later slices accumulate.
-  const float beta = p0 == 0 ? pr.beta : 1.0f;
-  for (int64_t i0 = i_begin; i0 < i_end; i0 += mc) {
-    const int64_t rows = std::min(mc, i_end - i0);
-    pack_a_block(info, pr, i0, rows, p0, kc, a_block);
-    if (j_end > j_begin) {
-      macro_kernel(info, kc, rows, j_end - j_begin, a_block, b_block + j_begin * kc, pr.alpha,
-                   beta, pr.c + i0 * pr.ldc + j0 + j_begin, pr.ldc);
+// The five loops of GotoBLAS over one thread's rectangle of C, with its own buffers: no
+// thread waits for another, so one descheduled thread (2 cores shared with other work) delays
+// only its own share, never a barrier of every block.
+void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &rect, int64_t mc,
+                   int64_t kc, int64_t nc, float *a_block, float *b_block) {
+  for (int64_t j0 = rect.j_begin; j0 < rect.j_end; j0 += nc) {
+    const int64_t cols = std::min(nc, rect.j_end - j0);
+    for (int64_t p0 = 0; p0 < pr.k; p0 += kc) {
+      const int64_t depth = std::min(kc, pr.k - p0);
+      pack_b_block(info, pr, j0, cols, p0, depth, b_block);
+      // The first kc slice applies the caller's beta; later slices accumulate onto it.
+      const float beta = p0 == 0 ? pr.beta : 1.0f;
+      for (int64_t i0 = rect.i_begin; i0 < rect.i_end; i0 += mc) {
+        const int64_t rows = std::min(mc, rect.i_end - i0);
+        pack_a_block(info, pr, i0, rows, p0, depth, a_block);
+        macro_kernel(info, depth, rows, cols, a_block, b_block, pr.alpha, beta,
+                     pr.c + i0 * pr.ldc + j0, pr.ldc);
+      }
     }
   }
-#pragma omp barrier  // everyone is done with b_block before the next step repacks it
 }
 
 }  // namespace
@@ -163,30 +169,27 @@ void sgemm_packed(const KernelInfo &info, bool trans_a, bool trans_b, int64_t m,
                    b, trans_b ? 1 : ldb, trans_b ? ldb : 1,
                    c, ldc};
 
-  // Step 1: block sizes for this shape and thread count.
+  // Step 1: block sizes for this shape, and how many threads its work pays for.
   const int64_t kc = balanced_block(k, info.kc, 1);
   const int64_t nc = balanced_block(n, info.nc, info.nr);
-  const int64_t mc = std::min(info.mc, ceil_div(m, info.mr) * info.mr);
+  const int64_t mc = std::min(info.mc, round_up(m, info.mr));
   const int num_threads = static_cast<int>(
       std::min<int64_t>(omp_get_max_threads(), ceil_div(m * n * k, kWorkPerThread)));
 
   // Step 2: one buffer of the calling thread (allocated here, outside the parallel region, so
-  // that a failure throws to the caller): the shared B block, then one A block per thread.
-  const int64_t b_floats = round_up(kc * nc, kFloatsPerLine);
+  // that a failure throws to the caller), holding an A block and a B block per thread.
   const int64_t a_floats = round_up(mc * kc, kFloatsPerLine);
-  float *workspace = thread_workspace(static_cast<size_t>(b_floats + num_threads * a_floats));
+  const int64_t b_floats = round_up(kc * nc, kFloatsPerLine);
+  float *workspace =
+      thread_workspace(static_cast<size_t>(num_threads * (a_floats + b_floats)));
 
-  // Step 3: the jc and pc loops, every thread walking them in step.
+  // Step 3: each thread computes its own rectangle of C.
 #pragma omp parallel num_threads(num_threads)
   {
-    float *b_block = workspace;
-    float *a_block = workspace + b_floats + omp_get_thread_num() * a_floats;
-    for (int64_t j0 = 0; j0 < n; j0 += nc) {
-      for (int64_t p0 = 0; p0 < k; p0 += kc) {
-        block_step(info, pr, j0, std::min(nc, n - j0), p0, std::min(kc, k - p0), mc, b_block,
-                   a_block);
-      }
-    }
+    const int thread = omp_get_thread_num();
+    float *a_block = workspace + thread * (a_floats + b_floats);
+    const Rectangle rect = thread_rectangle(info, pr, thread, omp_get_num_threads());
+    run_rectangle(info, pr, rect, mc, kc, nc, a_block, a_block + a_floats);
   }
 }
 
