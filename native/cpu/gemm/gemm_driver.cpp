@@ -108,6 +108,8 @@ void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols
       float *c_tile = c + ir * ldc + jr;
       if (tile_rows == info.mr && tile_cols == info.nr) {
         info.kernel(kc, a_panel, b_panel, c_tile, ldc, alpha, beta);
+      } else if (tile_cols == info.nr && info.row_kernels != nullptr) {
+        info.row_kernels[tile_rows](kc, a_panel, b_panel, c_tile, ldc, alpha, beta);
       } else {
         edge_tile(info, kc, a_panel, b_panel, tile_rows, tile_cols, alpha, beta, c_tile, ldc);
       }
@@ -121,7 +123,7 @@ void pack_a_block(const KernelInfo &info, const Problem &pr, int64_t i0, int64_t
   for (int64_t ir = 0; ir < rows; ir += info.mr) {
     const float *src = pr.a + (i0 + ir) * pr.a_stride_i + p0 * pr.a_stride_p;
     pack_panel(src, pr.a_stride_i, pr.a_stride_p, std::min<int64_t>(info.mr, rows - ir), kc,
-               info.mr, a_block + ir * kc);
+               info.mr, a_block + ir * kc, info.pack_transposed);
   }
 }
 
@@ -131,7 +133,7 @@ void pack_b_block(const KernelInfo &info, const Problem &pr, int64_t j0, int64_t
   for (int64_t jr = 0; jr < cols; jr += info.nr) {
     const float *src = pr.b + p0 * pr.b_stride_p + (j0 + jr) * pr.b_stride_j;
     pack_panel(src, pr.b_stride_j, pr.b_stride_p, std::min<int64_t>(info.nr, cols - jr), kc,
-               info.nr, b_block + jr * kc);
+               info.nr, b_block + jr * kc, info.pack_transposed);
   }
 }
 

@@ -14,6 +14,13 @@ namespace prophet::cpu::gemm {
 using MicroKernel = void (*)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              float alpha, float beta);
 
+// Optional ISA-specific packing of a micro-panel whose depth is contiguous in memory (the
+// transposing case of pack_panel in gemm_pack.h: plain A, transposed B), for full panels of
+// `width` rows (width = the kernel's mr or nr). Returns false to leave the panel to the
+// portable code.
+using TransposingPack = bool (*)(const float *src, int64_t stride_r, int64_t depth, int width,
+                                 float *out);
+
 // One register-blocked kernel and the cache blocking tuned for it.
 struct KernelInfo {
   const char *isa;  // "avx512", "avx2" or "generic": what sgemm_isa() reports
@@ -23,12 +30,20 @@ struct KernelInfo {
   int64_t kc;       // depth per packed block (a kc x nr micro-panel of B stays in L1)
   int64_t nc;       // columns of op(B) per packed block (kc x nc floats, shared, in L3)
   MicroKernel kernel;
+  // row_kernels[r] computes only the first r rows of a tile (r in 1..mr), for the last rows of
+  // C; nullptr: such tiles are computed in full into scratch and their valid part merged.
+  const MicroKernel *row_kernels;
+  TransposingPack pack_transposed;  // nullptr: the portable packing does all panels
 };
 
 // The kernels this build has; a kernel's `kernel` runs only where its ISA is supported.
 extern const KernelInfo kAvx512Kernel;
 extern const KernelInfo kAvx2Kernel;
 extern const KernelInfo kGenericKernel;
+
+// The AVX-512 TransposingPack (pack_avx512.cpp), for any width; x86 builds only.
+bool pack_transposed_avx512(const float *src, int64_t stride_r, int64_t depth, int width,
+                            float *out);
 
 // The fastest kernel this processor supports (cpuid, decided once).
 const KernelInfo &best_kernel();

@@ -72,7 +72,11 @@ bool pack_fixed(const float *src, int64_t stride_r, int64_t stride_p, int64_t ro
 }  // namespace
 
 void pack_panel(const float *src, int64_t stride_r, int64_t stride_p, int64_t rows,
-                int64_t depth, int width, float *out) {
+                int64_t depth, int width, float *out, TransposingPack transposing) {
+  if (transposing != nullptr && stride_p == 1 && stride_r != 1 && rows == width &&
+      transposing(src, stride_r, depth, width, out)) {
+    return;
+  }
   bool done = false;
   switch (width) {
     case 4: done = pack_fixed<4>(src, stride_r, stride_p, rows, depth, out); break;

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "gemm_kernel.h"
+
 namespace prophet::cpu::gemm {
 
 // Packs one micro-panel: `rows` (<= width) rows by `depth` of a strided matrix whose element
@@ -12,7 +14,8 @@ namespace prophet::cpu::gemm {
 //   op(A) panel: rows are rows i of op(A); A plain: (lda, 1); A transposed: (1, lda).
 //   op(B) panel: rows are columns j of op(B); B plain: (1, ldb); B transposed: (ldb, 1).
 // Every transpose combination is one of these two stride patterns, each with its fast loop.
+// `transposing`, when not null, packs full panels whose depth is contiguous (see KernelInfo).
 void pack_panel(const float *src, int64_t stride_r, int64_t stride_p, int64_t rows,
-                int64_t depth, int width, float *out);
+                int64_t depth, int width, float *out, TransposingPack transposing);
 
 }  // namespace prophet::cpu::gemm

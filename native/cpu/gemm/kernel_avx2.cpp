@@ -64,7 +64,7 @@ void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t l
 
 // Blocking for a 32-48 KiB L1d and >= 1 MiB L2: a 256 x 16 micro-panel of B is 16 KiB, a
 // 144 x 256 block of A is 144 KiB.
-extern const KernelInfo kAvx2Kernel = {"avx2", kMr, kNr, 144, 256, 3072, kernel_6x16};
+extern const KernelInfo kAvx2Kernel = {"avx2", kMr, kNr, 144, 256, 3072, kernel_6x16, nullptr, nullptr};
 
 }  // namespace prophet::cpu::gemm
 
@@ -73,7 +73,7 @@ extern const KernelInfo kAvx2Kernel = {"avx2", kMr, kNr, 144, 256, 3072, kernel_
 #else  // not x86: the ISA does not exist, and the selector never picks this kernel
 
 namespace prophet::cpu::gemm {
-extern const KernelInfo kAvx2Kernel = {"avx2", 6, 16, 1, 1, 1, nullptr};
+extern const KernelInfo kAvx2Kernel = {"avx2", 6, 16, 1, 1, 1, nullptr, nullptr, nullptr};
 }  // namespace prophet::cpu::gemm
 
 #endif

@@ -29,18 +29,21 @@ constexpr int kNr = 16 * kNumVectors;
 // How far ahead (in depth steps) the A and B streams are prefetched into L1.
 constexpr int kPrefetchDistance = 8;
 
-void kernel_14x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                  float beta) {
+// The tile's first Rows rows (Rows = kMr for full tiles; fewer for the last rows of C, whose
+// packed panel is still kMr wide), so that no FMA is spent on padding rows.
+template <int Rows>
+void kernel_rows(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                 float beta) {
   // Step 1: warm the C tile so that its first touch after the loop does not stall.
-  for (int i = 0; i < kMr; ++i) {
+  for (int i = 0; i < Rows; ++i) {
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + kNr - 1), _MM_HINT_T0);
   }
 
   // Step 2: rank-1 updates over the depth, accumulating in registers.
-  __m512 acc[kMr][kNumVectors];
+  __m512 acc[Rows][kNumVectors];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; ++i) {
+  for (int i = 0; i < Rows; ++i) {
 #pragma GCC unroll 2
     for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_setzero_ps();
   }
@@ -51,7 +54,7 @@ void kernel_14x32(int64_t kc, const float *a, const float *b, float *c, int64_t 
 #pragma GCC unroll 2
     for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 14
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < Rows; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 2
       for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -64,7 +67,7 @@ void kernel_14x32(int64_t kc, const float *a, const float *b, float *c, int64_t 
   const __m512 alpha_v = _mm512_set1_ps(alpha);
   const __m512 beta_v = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; ++i) {
+  for (int i = 0; i < Rows; ++i) {
     float *c_row = c + i * ldc;
 #pragma GCC unroll 2
     for (int v = 0; v < kNumVectors; ++v) {
@@ -75,12 +78,18 @@ void kernel_14x32(int64_t kc, const float *a, const float *b, float *c, int64_t 
   }
 }
 
+constexpr MicroKernel kRowKernels[kMr + 1] = {
+    nullptr,         kernel_rows<1>,  kernel_rows<2>,  kernel_rows<3>,  kernel_rows<4>,
+    kernel_rows<5>,  kernel_rows<6>,  kernel_rows<7>,  kernel_rows<8>,  kernel_rows<9>,
+    kernel_rows<10>, kernel_rows<11>, kernel_rows<12>, kernel_rows<13>, kernel_rows<14>};
+
 }  // namespace
 
 // Blocking for a 48 KiB L1d and 2 MiB L2 per core: a 256 x 32 micro-panel of B is 32 KiB (L1),
 // a 168 x 256 block of A is 168 KiB (L2, with room for the B panels streaming through), and a
 // 256 x 3072 block of B is 3 MiB (the shared L3).
-extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 168, 256, 3072, kernel_14x32};
+extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 168, 256, 3072, kernel_rows<kMr>,
+                                          kRowKernels, pack_transposed_avx512};
 
 }  // namespace prophet::cpu::gemm
 
@@ -89,7 +98,7 @@ extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 168, 256, 3072, ker
 #else  // not x86: the ISA does not exist, and the selector never picks this kernel
 
 namespace prophet::cpu::gemm {
-extern const KernelInfo kAvx512Kernel = {"avx512", 14, 32, 1, 1, 1, nullptr};
+extern const KernelInfo kAvx512Kernel = {"avx512", 14, 32, 1, 1, 1, nullptr, nullptr, nullptr};
 }  // namespace prophet::cpu::gemm
 
 #endif

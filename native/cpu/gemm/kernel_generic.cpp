@@ -36,6 +36,6 @@ void kernel_4x8(int64_t kc, const float *a, const float *b, float *c, int64_t ld
 
 }  // namespace
 
-extern const KernelInfo kGenericKernel = {"generic", kMr, kNr, 128, 256, 2048, kernel_4x8};
+extern const KernelInfo kGenericKernel = {"generic", kMr, kNr, 128, 256, 2048, kernel_4x8, nullptr, nullptr};
 
 }  // namespace prophet::cpu::gemm
