@@ -12,6 +12,10 @@
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
+// GCC 12's unmasked AVX-512 shuffles start from _mm512_undefined_ps(), which its flow
+// analysis reports as "may be used uninitialized" (a false positive: every lane is written).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace prophet::cpu::gemm {
 namespace {
@@ -74,6 +78,7 @@ bool pack_transposed_avx512(const float *src, int64_t stride_r, int64_t depth, i
 
 }  // namespace prophet::cpu::gemm
 
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 
 #endif
