@@ -5,11 +5,12 @@
 #include "args.h"
 #include "backends.h"
 #include "event.h"
-#include "gemm_binding.h"
 #include "storage.h"
 #include "stream.h"
 
 namespace prophet::addon {
+
+void register_gemm(Napi::Env env, Napi::Object exports);  // gemm_binding.cpp
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
