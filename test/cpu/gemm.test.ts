@@ -258,6 +258,14 @@ describe('sgemm', () => {
     checkAllPaths({ transA: false, transB: false, m: 20, n: 3300, k: 40, alpha: 1, beta: 1 }, 410);
   });
 
+  it('reads a plain B in place for few rows (an expert with few tokens), across kc slices', () => {
+    // Up to 32 rows per thread, a plain B is not packed; its last partial column panel is.
+    TRANSPOSES.forEach(([transA, transB], index) => {
+      checkAllPaths({ transA, transB, m: 3, n: 1000, k: 600, alpha: -0.5, beta: 0.25 }, 420 + index);
+      checkAllPaths({ transA, transB, m: 31, n: 77, k: 300, alpha: 1, beta: 0 }, 430 + index, 'nan');
+    });
+  });
+
   it('scales C by beta without reading A or B when k = 0 or alpha = 0', () => {
     checkAllPaths({ transA: false, transB: false, m: 7, n: 9, k: 0, alpha: 1, beta: 0.25 }, 500);
     checkAllPaths({ transA: false, transB: true, m: 7, n: 9, k: 0, alpha: 1, beta: 0 }, 501, 'nan');

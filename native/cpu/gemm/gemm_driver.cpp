@@ -20,6 +20,8 @@ namespace {
 constexpr int64_t kSmallWork = 16 * 16 * 16;
 // Multiply-adds that pay for one more OpenMP thread (its start-up costs a few microseconds).
 constexpr int64_t kWorkPerThread = int64_t{1} << 20;
+// Rows of C (per thread) up to which a plain row-major B is read in place rather than packed.
+constexpr int64_t kInPlaceRows = 32;
 // Largest register tile any kernel uses, for the edge-tile scratch buffer.
 constexpr int kMaxTileFloats = 16 * 64;
 
@@ -80,12 +82,23 @@ Rectangle thread_rectangle(const KernelInfo &info, const Problem &pr, int thread
           std::min(num_col_tiles * (col + 1) / grid_cols * info.nr, pr.n)};
 }
 
+// Where the micro-kernel finds the B micro-panel starting at column jr of a kc-deep block:
+// packed (panel at data + jr * kc, depth steps nr apart) or read in place from a plain
+// row-major op(B) (panel at data + jr, depth steps ldb apart).
+struct BBlock {
+  const float *data;
+  int64_t column_scale;  // kc when packed, 1 in place
+  int64_t depth_stride;  // nr when packed, ldb in place
+  float *scratch;        // in place only: room for one packed panel (partial columns)
+};
+
 // C = alpha * A * B + beta * C over a tile smaller than mr x nr: the kernel writes a full tile
 // into scratch, of which the valid part is merged.
 void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const float *b_panel,
-               int64_t rows, int64_t cols, float alpha, float beta, float *c, int64_t ldc) {
+               int64_t ldb, int64_t rows, int64_t cols, float alpha, float beta, float *c,
+               int64_t ldc) {
   alignas(64) float tile[kMaxTileFloats];
-  info.kernel(kc, a_panel, b_panel, tile, info.nr, 1.0f, 0.0f);
+  info.kernel(kc, a_panel, b_panel, ldb, tile, info.nr, 1.0f, 0.0f);
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) {
       const float product = alpha * tile[i * info.nr + j];
@@ -94,24 +107,32 @@ void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const f
   }
 }
 
-// One packed A block (rows x kc) times packed B panels (kc x cols) into C[rows, cols]: the
-// B micro-panel stays in L1 while the A micro-panels stream from L2.
+// One packed A block (rows x kc) times B panels (kc x cols) into C[rows, cols]: the B
+// micro-panel stays in L1 while the A micro-panels stream from L2.
 void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols,
-                  const float *a_block, const float *b_block, float alpha, float beta, float *c,
+                  const float *a_block, const BBlock &b_block, float alpha, float beta, float *c,
                   int64_t ldc) {
   for (int64_t jr = 0; jr < cols; jr += info.nr) {
-    const float *b_panel = b_block + jr * kc;
     const int64_t tile_cols = std::min<int64_t>(info.nr, cols - jr);
+    const float *b_panel = b_block.data + jr * b_block.column_scale;
+    int64_t ldb = b_block.depth_stride;
+    if (tile_cols < info.nr && b_block.scratch != nullptr) {
+      // In place, a partial panel would read past the end of B's rows: pack it, zero-padded.
+      pack_panel(b_panel, 1, ldb, tile_cols, kc, info.nr, b_block.scratch, nullptr);
+      b_panel = b_block.scratch;
+      ldb = info.nr;
+    }
     for (int64_t ir = 0; ir < rows; ir += info.mr) {
       const float *a_panel = a_block + ir * kc;
       const int64_t tile_rows = std::min<int64_t>(info.mr, rows - ir);
       float *c_tile = c + ir * ldc + jr;
       if (tile_rows == info.mr && tile_cols == info.nr) {
-        info.kernel(kc, a_panel, b_panel, c_tile, ldc, alpha, beta);
+        info.kernel(kc, a_panel, b_panel, ldb, c_tile, ldc, alpha, beta);
       } else if (tile_cols == info.nr && info.row_kernels != nullptr) {
-        info.row_kernels[tile_rows](kc, a_panel, b_panel, c_tile, ldc, alpha, beta);
+        info.row_kernels[tile_rows](kc, a_panel, b_panel, ldb, c_tile, ldc, alpha, beta);
       } else {
-        edge_tile(info, kc, a_panel, b_panel, tile_rows, tile_cols, alpha, beta, c_tile, ldc);
+        edge_tile(info, kc, a_panel, b_panel, ldb, tile_rows, tile_cols, alpha, beta, c_tile,
+                  ldc);
       }
     }
   }
@@ -142,17 +163,26 @@ void pack_b_block(const KernelInfo &info, const Problem &pr, int64_t j0, int64_t
 // only its own share, never a barrier of every block.
 void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &rect, int64_t mc,
                    int64_t kc, int64_t nc, float *a_block, float *b_block) {
+  if (rect.i_begin >= rect.i_end) return;  // more threads than row tiles: nothing to pack
+  // Packing a kc x nc block of B pays off over many rows of A; for a few rows (an expert that
+  // received few tokens) it would cost as much as the arithmetic, so a plain B is read in place.
+  const bool in_place_b = pr.b_stride_j == 1 && rect.i_end - rect.i_begin <= kInPlaceRows;
   for (int64_t j0 = rect.j_begin; j0 < rect.j_end; j0 += nc) {
     const int64_t cols = std::min(nc, rect.j_end - j0);
     for (int64_t p0 = 0; p0 < pr.k; p0 += kc) {
       const int64_t depth = std::min(kc, pr.k - p0);
-      pack_b_block(info, pr, j0, cols, p0, depth, b_block);
+      BBlock block{b_block, depth, info.nr, nullptr};
+      if (in_place_b) {
+        block = {pr.b + p0 * pr.b_stride_p + j0, 1, pr.b_stride_p, b_block};
+      } else {
+        pack_b_block(info, pr, j0, cols, p0, depth, b_block);
+      }
       // The first kc slice applies the caller's beta; later slices accumulate onto it.
       const float beta = p0 == 0 ? pr.beta : 1.0f;
       for (int64_t i0 = rect.i_begin; i0 < rect.i_end; i0 += mc) {
         const int64_t rows = std::min(mc, rect.i_end - i0);
         pack_a_block(info, pr, i0, rows, p0, depth, a_block);
-        macro_kernel(info, depth, rows, cols, a_block, b_block, pr.alpha, beta,
+        macro_kernel(info, depth, rows, cols, a_block, block, pr.alpha, beta,
                      pr.c + i0 * pr.ldc + j0, pr.ldc);
       }
     }

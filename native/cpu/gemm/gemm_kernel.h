@@ -8,11 +8,13 @@
 namespace prophet::cpu::gemm {
 
 // C[0:mr, 0:nr] = alpha * Ap * Bp + beta * C, for one register tile.
-//   a: packed micro-panel of op(A), [kc][mr] (mr values of one column p, then the next p).
-//   b: packed micro-panel of op(B), [kc][nr]. Both 64-byte aligned and zero-padded.
+//   a: packed micro-panel of op(A), [kc][mr] (mr values of one column p, then the next p),
+//      64-byte aligned and zero-padded.
+//   b: micro-panel of op(B): nr values of each depth step p, step p at b + p * ldb. Packed
+//      (ldb = nr), or read in place from a plain row-major B (ldb = its row stride).
 //   c: row-major tile with row stride ldc; never read when beta == 0 (NaNs in C do not leak).
-using MicroKernel = void (*)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                             float alpha, float beta);
+using MicroKernel = void (*)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, float alpha, float beta);
 
 // Optional ISA-specific packing of a micro-panel whose depth is contiguous in memory (the
 // transposing case of pack_panel in gemm_pack.h: plain A, transposed B), for full panels of

@@ -21,8 +21,8 @@ constexpr int kNumVectors = 2;  // ymm vectors per row of the tile
 constexpr int kNr = 8 * kNumVectors;
 constexpr int kPrefetchDistance = 8;  // depth steps
 
-void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                 float beta) {
+void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                 int64_t ldc, float alpha, float beta) {
   // Step 1: rank-1 updates over the depth, accumulating in registers.
   __m256 acc[kMr][kNumVectors];
 #pragma GCC unroll 6
@@ -31,10 +31,10 @@ void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t l
     for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm256_setzero_ps();
   }
   for (int64_t p = 0; p < kc; ++p) {
-    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * kNr), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb), _MM_HINT_T0);
     __m256 bv[kNumVectors];
 #pragma GCC unroll 2
-    for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+    for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 6
     for (int i = 0; i < kMr; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -42,7 +42,7 @@ void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t l
       for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += kMr;
-    b += kNr;
+    b += ldb;
   }
 
   // Step 2: C = alpha * acc + beta * C; C is not read when beta == 0.

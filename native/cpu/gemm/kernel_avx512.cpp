@@ -32,8 +32,8 @@ constexpr int kPrefetchDistance = 8;
 // The tile's first Rows rows (Rows = kMr for full tiles; fewer for the last rows of C, whose
 // packed panel is still kMr wide), so that no FMA is spent on padding rows.
 template <int Rows>
-void kernel_rows(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                 float beta) {
+void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                 int64_t ldc, float alpha, float beta) {
   // Step 1: warm the C tile so that its first touch after the loop does not stall.
   for (int i = 0; i < Rows; ++i) {
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
@@ -48,11 +48,14 @@ void kernel_rows(int64_t kc, const float *a, const float *b, float *c, int64_t l
     for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_setzero_ps();
   }
   for (int64_t p = 0; p < kc; ++p) {
-    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * kNr), _MM_HINT_T0);
+    // Two lines: a panel read in place from B need not start on a cache line.
+    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb + kNr - 1),
+                 _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char *>(a + kPrefetchDistance * kMr), _MM_HINT_T0);
     __m512 bv[kNumVectors];
 #pragma GCC unroll 2
-    for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+    for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 14
     for (int i = 0; i < Rows; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
@@ -60,7 +63,7 @@ void kernel_rows(int64_t kc, const float *a, const float *b, float *c, int64_t l
       for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += kMr;
-    b += kNr;
+    b += ldb;
   }
 
   // Step 3: C = alpha * acc + beta * C; C is not read when beta == 0.

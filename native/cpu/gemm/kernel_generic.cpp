@@ -11,8 +11,8 @@ namespace {
 constexpr int kMr = 4;
 constexpr int kNr = 8;
 
-void kernel_4x8(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                float beta) {
+void kernel_4x8(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                int64_t ldc, float alpha, float beta) {
   // Step 1: rank-1 updates over the depth.
   float acc[kMr][kNr] = {};
   for (int64_t p = 0; p < kc; ++p) {
@@ -20,7 +20,7 @@ void kernel_4x8(int64_t kc, const float *a, const float *b, float *c, int64_t ld
       for (int j = 0; j < kNr; ++j) acc[i][j] += a[i] * b[j];
     }
     a += kMr;
-    b += kNr;
+    b += ldb;
   }
 
   // Step 2: C = alpha * acc + beta * C; C is not read when beta == 0.
