@@ -88,7 +88,8 @@ const PAUSE_AFTER_OURS_MS = 20;
 
 /**
  * Best seconds of ours and OpenBLAS, alternating: a warm-up each (first-touch page faults,
- * thread pools), then at least `minReps` pairs and at least `minSeconds` of ours in total.
+ * thread pools), then `minReps` pairs, and up to twice as many while ours has run under `minSeconds`
+ * in total (tiny shapes, whose single calls are noisiest).
  */
 function bestTimes(ours: Gemm, openblas: Gemm, minReps: number, minSeconds: number): [number, number | null] {
   timeOnce(ours);
@@ -97,7 +98,7 @@ function bestTimes(ours: Gemm, openblas: Gemm, minReps: number, minSeconds: numb
   let bestOurs = Infinity;
   let bestOpenblas: number | null = null;
   let total = 0;
-  for (let rep = 0; rep < minReps || (total < minSeconds && rep < 100); rep++) {
+  for (let rep = 0; rep < minReps || (total < minSeconds && rep < 2 * minReps); rep++) {
     if (present) sleep(PAUSE_AFTER_OPENBLAS_MS);
     const t = timeOnce(ours) ?? Infinity;
     bestOurs = Math.min(bestOurs, t);
@@ -115,7 +116,7 @@ function measure(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n
   const native = addon();
   const ours = () => (native.sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n), true);
   const openblas = () => native.openblasSgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
-  const [seconds, openblasSeconds] = bestTimes(ours, openblas, minReps, 0.05);
+  const [seconds, openblasSeconds] = bestTimes(ours, openblas, minReps, 0.02);
   const gflop = (2 * m * n * k) / 1e9;
   const gflops = gflop / seconds;
   const openblasGflops = openblasSeconds === null ? null : gflop / openblasSeconds;
