@@ -28,26 +28,22 @@ constexpr int kNr = 16 * kNumVectors;
 
 // How far ahead (in depth steps) the A and B streams are prefetched into L1.
 constexpr int kPrefetchDistance = 8;
+// Depth steps left when the C tile is prefetched (~14 cycles each: enough to hide an L2 miss).
+constexpr int64_t kCTailSteps = 16;
 
 // The tile's first Rows rows (Rows = kMr for full tiles; fewer for the last rows of C, whose
 // packed panel is still kMr wide), so that no FMA is spent on padding rows.
 template <int Rows>
 void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                  int64_t ldc, float alpha, float beta) {
-  // Step 1: warm the C tile so that its first touch after the loop does not stall.
-  for (int i = 0; i < Rows; ++i) {
-    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + kNr - 1), _MM_HINT_T0);
-  }
-
-  // Step 2: rank-1 updates over the depth, accumulating in registers.
+  // Step 1: rank-1 updates over the depth, accumulating in registers.
   __m512 acc[Rows][kNumVectors];
 #pragma GCC unroll 14
   for (int i = 0; i < Rows; ++i) {
 #pragma GCC unroll 2
     for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_setzero_ps();
   }
-  for (int64_t p = 0; p < kc; ++p) {
+  const auto rank1_update = [&]() __attribute__((always_inline)) {
     // Two lines: a panel read in place from B need not start on a cache line.
     _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb + kNr - 1),
@@ -64,7 +60,16 @@ void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float 
     }
     a += kMr;
     b += ldb;
+  };
+  // Step 2: the last kCTailSteps steps run after the C tile is prefetched, late enough that
+  // the A and B streams do not evict it again (C's rows, often 4 KiB apart, share L1 sets).
+  int64_t p = 0;
+  for (; p < kc - kCTailSteps; ++p) rank1_update();
+  for (int i = 0; i < Rows; ++i) {
+    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + kNr - 1), _MM_HINT_T0);
   }
+  for (; p < kc; ++p) rank1_update();
 
   // Step 3: C = alpha * acc + beta * C; C is not read when beta == 0.
   const __m512 alpha_v = _mm512_set1_ps(alpha);
