@@ -249,11 +249,13 @@ describe('sgemm', () => {
     });
   });
 
-  it('spans several cache blocks in every direction (300 x 700 x 500, n = 3300)', () => {
-    // k = 500 is two kc slices (the second accumulates onto the first with beta = 1), m = 300
-    // is two mc blocks, n = 3300 is two nc blocks, and two threads split each block.
+  it('spans several cache blocks in every direction', () => {
+    // k = 500 is two kc slices (the second accumulates onto the first with beta = 1); two
+    // threads split C. m = 1100 gives each thread more rows than one mc block (504 rows for
+    // AVX-512, 144 for AVX2, 128 portable); n = 3300 is two nc blocks.
     TRANSPOSES.forEach(([transA, transB], index) => {
       checkAllPaths({ transA, transB, m: 300, n: 700, k: 500, alpha: index % 2 ? -0.5 : 1, beta: 0.25 }, 400 + index);
+      checkAllPaths({ transA, transB, m: 1100, n: 100, k: 300, alpha: 1, beta: 1 }, 405 + index);
     });
     checkAllPaths({ transA: false, transB: false, m: 20, n: 3300, k: 40, alpha: 1, beta: 1 }, 410);
   });

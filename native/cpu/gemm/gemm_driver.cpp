@@ -164,6 +164,8 @@ void pack_b_block(const KernelInfo &info, const Problem &pr, int64_t j0, int64_t
 void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &rect, int64_t mc,
                    int64_t kc, int64_t nc, float *a_block, float *b_block) {
   if (rect.i_begin >= rect.i_end) return;  // more threads than row tiles: nothing to pack
+  // Equal row blocks (never more rows than the A buffer was sized for: mc is a multiple of mr).
+  mc = balanced_block(rect.i_end - rect.i_begin, mc, info.mr);
   // Packing a kc x nc block of B pays off over many rows of A; for a few rows (an expert that
   // received few tokens) it would cost as much as the arithmetic, so a plain B is read in place.
   const bool in_place_b = pr.b_stride_j == 1 && rect.i_end - rect.i_begin <= kInPlaceRows;

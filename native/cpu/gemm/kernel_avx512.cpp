@@ -94,9 +94,9 @@ constexpr MicroKernel kRowKernels[kMr + 1] = {
 }  // namespace
 
 // Blocking for a 48 KiB L1d and 2 MiB L2 per core: a 256 x 32 micro-panel of B is 32 KiB (L1),
-// a 168 x 256 block of A is 168 KiB (L2, with room for the B panels streaming through), and a
-// 256 x 3072 block of B is 3 MiB (the shared L3).
-extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 168, 256, 3072, kernel_rows<kMr>,
+// a 504 x 256 block of A is 504 KiB (L2; each B micro-panel, fetched from L3, then serves 36
+// register tiles, as BLIS's 480 x 384 on Skylake-X), and a 256 x 3072 block of B is 3 MiB (L3).
+extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 504, 256, 3072, kernel_rows<kMr>,
                                           kRowKernels, pack_transposed_avx512};
 
 }  // namespace prophet::cpu::gemm
