@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -49,10 +50,17 @@ float *arg_matrix(const Napi::CallbackInfo &info, size_t index, const char *name
                           " (the row length of " + name + ") but received " + std::to_string(ld));
   }
   Napi::Float32Array array = value.As<Napi::Float32Array>();
-  const int64_t needed = rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
-  if (static_cast<int64_t>(array.ElementLength()) < needed) {
+  // In double: dimensions up to 2^53 cannot overflow it, and beyond 2^53 elements (where it
+  // rounds) no array is long enough anyway.
+  const double needed = rows == 0 || cols == 0
+                            ? 0.0
+                            : static_cast<double>(rows - 1) * static_cast<double>(ld) +
+                                  static_cast<double>(cols);
+  if (static_cast<double>(array.ElementLength()) < needed) {
+    char needed_text[32];
+    std::snprintf(needed_text, sizeof needed_text, "%.0f", needed);
     throw_range_error(env, name,
-                      "expected at least " + std::to_string(needed) + " elements for a [" +
+                      std::string("expected at least ") + needed_text + " elements for a [" +
                           std::to_string(rows) + ", " + std::to_string(cols) +
                           "] matrix with row stride " + std::to_string(ld) + " but received " +
                           std::to_string(array.ElementLength()));

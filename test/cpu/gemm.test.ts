@@ -363,6 +363,15 @@ describe('sgemm argument errors', () => {
     );
   });
 
+  it('rejects strides whose extent overflows 64-bit arithmetic', () => {
+    // (m - 1) · lda + k = 4095 · 2^52 + 1 would wrap around in int64; it must still read as
+    // "too short". Printed as the double it rounds to, 4095 · 2^52 exactly.
+    const huge = 2 ** 52;
+    expect(() => native.sgemm(false, false, 4096, 1, 1, 1, a, huge, b, 5, 0, c, 1)).toThrow(
+      'Invalid a: expected at least 18442240474082181120 elements for a [4096, 1] matrix with row stride 4503599627370496 but received 12',
+    );
+  });
+
   it('accepts empty arrays for empty shapes', () => {
     expect(() => native.sgemm(false, false, 0, 0, 0, 1, new Float32Array(0), 1, new Float32Array(0), 1, 0, new Float32Array(0), 1)).not.toThrow();
   });
