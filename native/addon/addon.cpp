@@ -18,6 +18,7 @@ void register_nccl(Napi::Env env, Napi::Object exports);  // nccl_binding.cpp
 void register_matmul(Napi::Env env, Napi::Object exports);
 void register_ffn(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
+void register_gemm(Napi::Env env, Napi::Object exports);  // gemm_binding.cpp
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
@@ -44,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_matmul(env, exports);
   register_ffn(env, exports);
   register_optim(env, exports);
+  register_gemm(env, exports);
   return exports;
 }
 

@@ -1,0 +1,62 @@
+// Private to native/cpu/gemm: the micro-kernel contract shared by the driver and the per-ISA
+// kernel files, after the BLIS/GotoBLAS design (Goto & van de Geijn 2008; Van Zee & van de Geijn
+// 2015). Each ISA file compiles its own kernel with its own target flags and describes it here.
+#pragma once
+
+#include <cstdint>
+
+namespace prophet::cpu::gemm {
+
+// C[0:mr, 0:nr] = alpha * Ap * Bp + beta * C, for one register tile.
+//   a: packed micro-panel of op(A), [kc][mr] (mr values of one column p, then the next p),
+//      64-byte aligned and zero-padded.
+//   b: micro-panel of op(B): nr values of each depth step p, step p at b + p * ldb. Packed
+//      (ldb = nr), or read in place from a plain row-major B (ldb = its row stride).
+//   c: row-major tile with row stride ldc; never read when beta == 0 (NaNs in C do not leak).
+using MicroKernel = void (*)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, float alpha, float beta);
+
+// Optional ISA-specific packing of a micro-panel whose depth is contiguous in memory (the
+// transposing case of pack_panel in gemm_pack.h: plain A, transposed B), for full panels of
+// `width` rows (width = the kernel's mr or nr). Returns false to leave the panel to the
+// portable code.
+using TransposingPack = bool (*)(const float *src, int64_t stride_r, int64_t depth, int width,
+                                 float *out);
+
+// One register-blocked kernel and the cache blocking tuned for it.
+struct KernelInfo {
+  const char *isa;  // "avx512", "avx2" or "generic": what sgemm_isa() reports
+  int mr;           // rows of C per register tile
+  int nr;           // columns of C per register tile
+  int64_t mc;       // rows of op(A) per packed block (mc x kc floats stay in L2)
+  int64_t kc;       // depth per packed block (a kc x nr micro-panel of B stays in L1)
+  int64_t nc;       // columns of op(B) per packed block (kc x nc floats, shared, in L3)
+  MicroKernel kernel;
+  // row_kernels[r] computes only the first r rows of a tile (r in 1..mr), for the last rows of
+  // C; nullptr: such tiles are computed in full into scratch and their valid part merged.
+  const MicroKernel *row_kernels;
+  TransposingPack pack_transposed;  // nullptr: the portable packing does all panels
+};
+
+// The kernels this build has; a kernel's `kernel` runs only where its ISA is supported.
+extern const KernelInfo kAvx512Kernel;
+extern const KernelInfo kAvx2Kernel;
+extern const KernelInfo kGenericKernel;
+
+// The AVX-512 TransposingPack (pack_avx512.cpp), for any width; x86 builds only.
+bool pack_transposed_avx512(const float *src, int64_t stride_r, int64_t depth, int width,
+                            float *out);
+
+// The fastest kernel this processor supports (cpuid, decided once).
+const KernelInfo &best_kernel();
+
+// The kernel named `isa` if this processor supports it, else nullptr.
+const KernelInfo *kernel_for_isa(const char *isa);
+
+// sgemm of native/cpu/gemm.h on a given kernel, skipping the small-problem path, so that tests
+// and benchmarks can exercise every kernel the processor supports.
+void sgemm_packed(const KernelInfo &info, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                  int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                  int64_t ldb, float beta, float *c, int64_t ldc);
+
+}  // namespace prophet::cpu::gemm

@@ -1,0 +1,112 @@
+// AVX-512 micro-kernel: a 14 x 32 register tile (28 zmm accumulators, 2 zmm of B, A broadcast
+// from memory), compiled for AVX-512 in this file only; the driver calls it only where cpuid
+// reports AVX-512F/VL/BW/DQ.
+//
+// Why 14 x 32: Sapphire Rapids issues two 512-bit FMAs per cycle with 4-cycle latency, so at
+// least 8 independent accumulators are needed; 28 of the 32 zmm registers hold C, leaving room
+// for two B vectors and a broadcast. Per depth step it loads 2 vectors of B and 14 scalars of A
+// for 28 FMAs, which the two vector load ports sustain.
+#include <cstdint>
+
+#include "gemm_kernel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+// Everything below is compiled for AVX-512. The standard headers are included above, so no
+// shared inline function is compiled with these flags (which would leak AVX-512 code into
+// other files through the linker), and the kernel has internal linkage.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
+
+namespace prophet::cpu::gemm {
+namespace {
+
+constexpr int kMr = 14;
+constexpr int kNumVectors = 2;  // zmm vectors per row of the tile
+constexpr int kNr = 16 * kNumVectors;
+
+// How far ahead (in depth steps) the A and B streams are prefetched into L1.
+constexpr int kPrefetchDistance = 8;
+// Depth steps left when the C tile is prefetched (~14 cycles each: enough to hide an L2 miss).
+constexpr int64_t kCTailSteps = 16;
+
+// The tile's first Rows rows (Rows = kMr for full tiles; fewer for the last rows of C, whose
+// packed panel is still kMr wide), so that no FMA is spent on padding rows.
+template <int Rows>
+void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                 int64_t ldc, float alpha, float beta) {
+  // Step 1: rank-1 updates over the depth, accumulating in registers.
+  __m512 acc[Rows][kNumVectors];
+#pragma GCC unroll 14
+  for (int i = 0; i < Rows; ++i) {
+#pragma GCC unroll 2
+    for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  const auto rank1_update = [&]() __attribute__((always_inline)) {
+    // Two lines: a panel read in place from B need not start on a cache line.
+    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb + kNr - 1),
+                 _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(a + kPrefetchDistance * kMr), _MM_HINT_T0);
+    __m512 bv[kNumVectors];
+#pragma GCC unroll 2
+    for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 14
+    for (int i = 0; i < Rows; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 2
+      for (int v = 0; v < kNumVectors; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    a += kMr;
+    b += ldb;
+  };
+  // Step 2: the last kCTailSteps steps run after the C tile is prefetched, late enough that
+  // the A and B streams do not evict it again (C's rows, often 4 KiB apart, share L1 sets).
+  int64_t p = 0;
+  for (; p < kc - kCTailSteps; ++p) rank1_update();
+  for (int i = 0; i < Rows; ++i) {
+    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + kNr - 1), _MM_HINT_T0);
+  }
+  for (; p < kc; ++p) rank1_update();
+
+  // Step 3: C = alpha * acc + beta * C; C is not read when beta == 0.
+  const __m512 alpha_v = _mm512_set1_ps(alpha);
+  const __m512 beta_v = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+  for (int i = 0; i < Rows; ++i) {
+    float *c_row = c + i * ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < kNumVectors; ++v) {
+      __m512 result = _mm512_mul_ps(alpha_v, acc[i][v]);
+      if (beta != 0.0f) result = _mm512_fmadd_ps(beta_v, _mm512_loadu_ps(c_row + 16 * v), result);
+      _mm512_storeu_ps(c_row + 16 * v, result);
+    }
+  }
+}
+
+constexpr MicroKernel kRowKernels[kMr + 1] = {
+    nullptr,         kernel_rows<1>,  kernel_rows<2>,  kernel_rows<3>,  kernel_rows<4>,
+    kernel_rows<5>,  kernel_rows<6>,  kernel_rows<7>,  kernel_rows<8>,  kernel_rows<9>,
+    kernel_rows<10>, kernel_rows<11>, kernel_rows<12>, kernel_rows<13>, kernel_rows<14>};
+
+}  // namespace
+
+// Blocking for a 48 KiB L1d and 2 MiB L2 per core: a 256 x 32 micro-panel of B is 32 KiB (L1),
+// a 504 x 256 block of A is 504 KiB (L2; each B micro-panel, fetched from L3, then serves 36
+// register tiles, as BLIS's 480 x 384 on Skylake-X), and a 256 x 3072 block of B is 3 MiB (L3).
+extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 504, 256, 3072, kernel_rows<kMr>,
+                                          kRowKernels, pack_transposed_avx512};
+
+}  // namespace prophet::cpu::gemm
+
+#pragma GCC pop_options
+
+#else  // not x86: the ISA does not exist, and the selector never picks this kernel
+
+namespace prophet::cpu::gemm {
+extern const KernelInfo kAvx512Kernel = {"avx512", 14, 32, 1, 1, 1, nullptr, nullptr, nullptr};
+}  // namespace prophet::cpu::gemm
+
+#endif
