@@ -25,19 +25,10 @@ std::string slot_name(long long slot, long long k) {
 
 prophet_status_t require_buffer(const char *kernel, const char *name, prophet_buffer_t buffer,
                                 int64_t num_elements, int64_t element_bytes) {
-  int64_t bytes = 0;
-  if (!checked_mul(num_elements, element_bytes, &bytes)) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": size of " + name + " overflows");
-  }
-  if (buffer == nullptr) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": " + name + " is NULL");
-  }
-  if (buffer->bytes < static_cast<uint64_t>(bytes)) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": " + name + " holds " +
-                                         std::to_string(buffer->bytes) + " bytes, needs " +
-                                         std::to_string(bytes));
-  }
-  return PROPHET_OK;
+  const std::string error = checks::buffer_error(kernel, name, buffer != nullptr,
+                                                 buffer == nullptr ? 0 : buffer->bytes,
+                                                 num_elements, element_bytes);
+  return error.empty() ? PROPHET_OK : fail(PROPHET_ERR_INVALID, error);
 }
 
 prophet_status_t begin_validated_op(prophet_stream_t stream) {

@@ -7,16 +7,14 @@
 #include <cstdint>
 #include <string>
 
+#include "../../native/core/kernel_checks.h"
 #include "cuda_internal.h"
 
 namespace prophet::cuda {
 
 constexpr unsigned long long kNoKey = ~0ull;
 
-// a * b into *out; false when it overflows or either factor is negative.
-inline bool checked_mul(int64_t a, int64_t b, int64_t *out) {
-  return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out);
-}
+using checks::checked_mul;
 
 // PROPHET_OK when `buffer` holds num_elements elements of element_bytes each (CPU wording).
 prophet_status_t require_buffer(const char *kernel, const char *name, prophet_buffer_t buffer,

@@ -5,32 +5,21 @@
 #include <cstdint>
 #include <string>
 
+#include "../../core/kernel_checks.h"
 #include "../cpu_internal.h"
 
 namespace prophet::cpu {
 
-// a * b into *out; false when it overflows or either factor is negative.
-inline bool checked_mul(int64_t a, int64_t b, int64_t *out) {
-  return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out);
-}
+using checks::checked_mul;
 
 // PROPHET_OK when `buffer` holds num_elements elements of element_bytes each.
 inline prophet_status_t require_buffer(const char *kernel, const char *name,
                                        prophet_buffer_t buffer, int64_t num_elements,
                                        int64_t element_bytes) {
-  int64_t bytes = 0;
-  if (!checked_mul(num_elements, element_bytes, &bytes)) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": size of " + name + " overflows");
-  }
-  if (buffer == nullptr) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": " + name + " is NULL");
-  }
-  if (buffer->bytes < static_cast<uint64_t>(bytes)) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": " + name + " holds " +
-                                         std::to_string(buffer->bytes) + " bytes, needs " +
-                                         std::to_string(bytes));
-  }
-  return PROPHET_OK;
+  const std::string error = checks::buffer_error(kernel, name, buffer != nullptr,
+                                                 buffer == nullptr ? 0 : buffer->bytes,
+                                                 num_elements, element_bytes);
+  return error.empty() ? PROPHET_OK : fail(PROPHET_ERR_INVALID, error);
 }
 
 template <typename T>

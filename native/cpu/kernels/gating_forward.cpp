@@ -18,23 +18,9 @@ constexpr const char *kName = "gating forward";
 
 prophet_status_t check_forward(const prophet_gating_params_t &p, prophet_buffer_t logits,
                                const prophet_gating_outputs_t &out) {
-  const std::string name = kName;
-  if (p.num_tokens < 0 || p.num_tokens > INT32_MAX) {
-    return fail(PROPHET_ERR_INVALID, name + ": num_tokens must be in [0, 2^31)");
-  }
-  if (p.num_experts < 1 || p.num_experts > INT32_MAX) {
-    return fail(PROPHET_ERR_INVALID, name + ": num_experts must be in [1, 2^31)");
-  }
-  if (p.k < 1 || p.k > p.num_experts) {
-    return fail(PROPHET_ERR_INVALID, name + ": k must be in [1, num_experts]");
-  }
-  if (p.slot_order != PROPHET_SLOT_ORDER_TOKEN && p.slot_order != PROPHET_SLOT_ORDER_RANDOM) {
-    return fail(PROPHET_ERR_INVALID, name + ": unknown slot_order " + std::to_string(p.slot_order));
-  }
   int64_t num_logits = 0, num_slots = 0;
-  if (!checked_mul(p.num_tokens, p.num_experts, &num_logits) ||
-      !checked_mul(p.num_tokens, p.k, &num_slots)) {
-    return fail(PROPHET_ERR_INVALID, name + ": T * E overflows");
+  if (std::string e = checks::gating_params_error(kName, p, &num_logits, &num_slots); !e.empty()) {
+    return fail(PROPHET_ERR_INVALID, e);
   }
   const struct {
     const char *name;

@@ -26,18 +26,8 @@ struct BufferArg {
 // Shape sanity and overflow-free element counts; runs before any count below is formed.
 prophet_status_t check_shape(const char *kernel, const prophet_permute_shape_t *shape,
                              const prophet_permute_routing_t *routing) {
-  if (shape == nullptr || routing == nullptr) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": shape and routing are required");
-  }
-  const prophet_permute_shape_t &s = *shape;
-  int64_t unused = 0;
-  if (s.num_tokens < 0 || s.k < 1 || s.num_experts < 1 || s.num_features < 0 ||
-      s.num_rows < 0 || !checked_mul(s.num_tokens, s.k, &unused) ||
-      !checked_mul(s.num_tokens * s.k, s.num_features, &unused) ||
-      !checked_mul(s.num_rows, s.num_features, &unused)) {
-    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": invalid shape");
-  }
-  return PROPHET_OK;
+  const std::string error = checks::permute_shape_error(kernel, shape, routing);
+  return error.empty() ? PROPHET_OK : fail(PROPHET_ERR_INVALID, error);
 }
 
 // The routing buffers and `tensors` hold as many f32/i32 elements as the shape needs.
