@@ -20,7 +20,7 @@ import { combine, combineBackward, dispatch, dispatchBackward, type PermuteRouti
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
 import { planExchange, type ExchangePlan } from './exchange.js';
-import { emptyPlacement, validatePlacement, type Placement } from '../balance/prophet/placement.js';
+import { emptyPlacement, rankLoads, validatePlacement, type Placement } from '../balance/prophet/placement.js';
 import { ExpertTransfer } from './transfer.js';
 import { subSeed, uniform } from './init.js';
 import { resolveMoEOptions, type MoELayerOptions, type ResolvedMoEOptions } from './options.js';
@@ -63,6 +63,7 @@ export class MoELayer {
   readonly routerGrad: Tensor<'f32'>;
   /** [W·E] count matrix of the last forward (row p = rank p's kept slots per expert). */
   lastCountMatrix: Int32Array | null = null;
+  private lastPlacement: Placement | null = null;
   /** Where experts are computed: replicas per expert (Pro-Prophet's lightweight placement). The
    * empty placement is plain expert parallelism. Set by a balance policy between iterations;
    * every rank must hold the same placement. */
@@ -160,6 +161,7 @@ export class MoELayer {
     const yBack = this.exchange(this.merge(home.y, replica?.y ?? null, plan), plan, 'toTokens');
     const y = combine(yBack, g.weight, routing, { stream });
     this.lastCountMatrix = countMatrix;
+    this.lastPlacement = this.placementOf;
     this.context = {
       x,
       gating: g,
@@ -219,19 +221,13 @@ export class MoELayer {
     return this.lastAuxLosses;
   }
 
-  /** Rows each rank computed in the last forward ([W]): the per-device load H of plain expert
-   * parallelism. */
+  /** Rows each rank computed in the last forward ([W]) under the placement it ran with: the
+   * per-device load H of Pro-Prophet's model. */
   computedRowsPerRank(): Int32Array | null {
     const counts = this.lastCountMatrix;
-    if (counts === null) return null;
-    const { numExperts } = this.options;
-    const rows = new Int32Array(this.comm.size);
-    for (let i = 0; i < counts.length; i++) {
-      const expert = i % numExperts;
-      const home = Math.floor(expert / this.expertsPerRank);
-      rows[home] = (rows[home] ?? 0) + (counts[i] ?? 0);
-    }
-    return rows;
+    if (counts === null || this.lastPlacement === null) return null;
+    const matrix = { numRanks: this.comm.size, numExperts: this.options.numExperts, data: counts };
+    return Int32Array.from(rankLoads(matrix, this.lastPlacement).computed);
   }
 
   /** Frees parameters, gradients and saved activations. Idempotent. */

@@ -155,6 +155,15 @@ describe('MoELayer', () => {
       expect(maxRelativeError(placed.expertW1Grad, plain.expertW1Grad)).toBeLessThan(1e-5);
       expect(maxRelativeError(placed.routerGrad, plain.routerGrad)).toBeLessThan(1e-6);
       expect(Array.from(placed.layers[0]!.lastCountMatrix!)).toEqual(Array.from(plain.layers[0]!.lastCountMatrix!));
+      // Computed rows follow the placement (reference: each slot on its rank if hosted, else home).
+      const counts = plain.layers[0]!.lastCountMatrix!;
+      const expected = new Array<number>(4).fill(0);
+      counts.forEach((c, i) => {
+        const [src, e] = [Math.floor(i / 8), i % 8];
+        const at = placement.replicas[e]!.includes(src) || Math.floor(e / 2) === src ? src : Math.floor(e / 2);
+        expected[at] = (expected[at] ?? 0) + c;
+      });
+      expect(Array.from(placed.layers[2]!.computedRowsPerRank()!)).toEqual(expected);
       for (const l of placed.layers) l.dispose();
     }
     for (const l of plain.layers) l.dispose();
