@@ -44,7 +44,7 @@ describe('training the example model', () => {
   });
 
   it('trains to the same loss curve with the Pro-Prophet policy, computing on balanced devices', async () => {
-    const options: RunOptions = { ...small, ranks: 4, steps: 100, config: { ...small.config, numExperts: 8 } };
+    const options: RunOptions = { ...small, ranks: 4, steps: 200, config: { ...small.config, numExperts: 8 } };
     const plain = await runTraining({ ...options, dataset });
     const prophet = await runTraining({ ...options, dataset, policy: 'prophet' });
     expect(plain.replicas).toBe(0);
