@@ -58,3 +58,15 @@ export {
   type PolicyStats,
   type ProphetPolicyOptions,
 } from './policy.js';
+export {
+  buildIteration,
+  simulate,
+  overlapReport,
+  type BlockCosts,
+  type Op,
+  type OpKind,
+  type StreamName,
+  type OverlapMode,
+  type ScheduleOptions,
+  type Interval,
+} from './prophet/scheduler.js';
