@@ -128,7 +128,9 @@ export class MoELanguageModel {
     const n = batch * s;
     const idsT = Tensor.from(ids, [batch, s], { dtype: 'i32', stream });
     const targetsT = Tensor.from(targets, [n], { dtype: 'i32', stream });
-    // Step 1: embeddings.
+    // Step 1: Trans of every layer's placement on the transfer streams (block order), so that it
+    // overlaps the embeddings and the blocks before each MoE layer; then the embeddings.
+    for (const layer of this.moeLayers) layer.startTrans();
     let x = embedding(idsT, this.tokenEmbedding.value, { positions: this.positionEmbedding.value, stream }).reshape([n, d]);
     // Step 2: the blocks.
     const blocks: BlockSaved[] = [];
@@ -179,7 +181,8 @@ export class MoELanguageModel {
       const p = this.blocks[l]!;
       const b = saved.blocks[l]!;
       // MoE branch: x3 = x2 + MoE(norm3(x2)).
-      const dN3 = await this.moeLayers[l]!.backward(dx);
+      // Agg is deferred: it overlaps the remaining backward pass (waitForAgg before the step).
+      const dN3 = await this.moeLayers[l]!.backward(dx, { deferAgg: true });
       this.accumulate(dx, rmsnormBackward(dN3, b.x2, p.norm3.value, b.n3.rstd, p.norm3.grad, { stream }));
       dN3.dispose();
       // MLP branch: x2 = x1 + MLP(norm2(x1)).
@@ -203,6 +206,12 @@ export class MoELanguageModel {
     embeddingBackward(dx.reshape([...saved.ids.shape, d]), saved.ids, this.tokenEmbedding.grad, { dPositions: this.positionEmbedding.grad, stream });
     dx.dispose();
     this.release();
+  }
+
+  /** Makes the compute stream wait for every MoE layer's deferred Agg: call before reading
+   * gradients or stepping the optimizer. */
+  waitForAgg(): void {
+    for (const layer of this.moeLayers) layer.waitForAgg();
   }
 
   /** Frees everything: parameters, gradients, saved activations. Idempotent. */

@@ -75,6 +75,7 @@ export class RankTrainer {
     // Step 1: forward and backward of this rank's slice, scaled for the global mean.
     const meanLoss = await this.model.forward(global.inputs.subarray(from, to), global.targets.subarray(from, to), rowsPerRank);
     await this.model.backward(1 / (this.batch * seq));
+    this.model.waitForAgg(); // replica gradients are home before anything reads the gradients
     // Step 2: replicated gradients summed over ranks (experts' are already complete).
     const replicated = this.params.filter((p) => p.replicated).map((p) => p.grad);
     for (const grad of replicated) this.comm.allReduce(grad, { stream });

@@ -68,6 +68,11 @@ export class MoELayer {
    * empty placement is plain expert parallelism. Set by a balance policy between iterations;
    * every rank must hold the same placement. */
   private placementOf: Placement;
+  /** High-priority stream for Trans and Agg, so they overlap the compute stream's work. */
+  readonly transferStream: Stream;
+  /** Trans issued by startTrans() for the next forward; Agg issued by a deferred backward. */
+  private pendingTrans: ExpertTransfer | null = null;
+  private pendingAgg: ExpertTransfer | null = null;
   private context: ForwardContext | null = null;
   private lastAuxLosses: Tensor<'f32'> | null = null;
 
@@ -87,6 +92,7 @@ export class MoELayer {
     this.routerWeight = Tensor.from(uniform(subSeed(initSeed, layerIndex, 0), d * e, 1 / Math.sqrt(d)), [d, e], { stream: this.stream });
     this.routerGrad = Tensor.zeros([d, e], { stream: this.stream });
     this.placementOf = emptyPlacement(comm.size, e);
+    this.transferStream = comm.defaultStream.device.createStream({ priority: 'high' });
   }
 
   get placement(): Placement {
@@ -115,6 +121,18 @@ export class MoELayer {
   }
 
   /**
+   * Issues Trans of the current placement on the transfer stream now, so that it overlaps the
+   * compute queued before the next forward (Pro-Prophet's block schedule issues Trans(i+1)
+   * during block i). Optional: forward() issues it itself when it was not started. It waits for
+   * the work already queued on the compute stream (the previous optimizer step).
+   */
+  startTrans(): void {
+    if (this.pendingTrans !== null) return;
+    this.pendingTrans = new ExpertTransfer(this.comm, this.options, this.placementOf, this.transferStream);
+    this.pendingTrans.trans(this.expertParams);
+  }
+
+  /**
    * y = MoE(x) for this rank's tokens x [T, d]. Resolves once the exchange plan is known (the
    * count all-gather is read on the host); the returned tensor is ordered on {@link stream}.
    */
@@ -138,9 +156,11 @@ export class MoELayer {
     logits.dispose();
     this.lastAuxLosses?.dispose();
     this.lastAuxLosses = gatingAuxLoss(g, { stream });
-    // Step 2: Trans: hosted replicas receive their experts' parameters from the homes.
-    const transfer = new ExpertTransfer(this.comm, this.options, this.placementOf);
-    transfer.trans(this.expertParams);
+    // Step 2: Trans (unless startTrans() issued it already): replicas receive their experts'
+    // parameters from the homes, on the transfer stream.
+    this.startTrans();
+    const transfer = this.pendingTrans!;
+    this.pendingTrans = null;
     // Step 3: every rank learns every rank's counts, and plans its exchange.
     const countMatrix = await this.allGatherCounts(g.countsPerExpert);
     const plan = planExchange(countMatrix, this.comm.size, this.comm.rank, this.placementOf);
@@ -155,6 +175,7 @@ export class MoELayer {
     // Step 5: the experts: this rank's home experts, then the replicas it hosts.
     const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
     const home = ffnForward(xHome, plan.rowsPerLocalExpert, this.expertParams, ffn);
+    if (plan.replicaExperts.length > 0) transfer.waitForTrans(); // replicas need their parameters
     const replica = plan.replicaExperts.length === 0 ? null : ffnForward(xReplica, plan.rowsPerReplica, transfer.replicaParams(), ffn);
     if (replica === null) xReplica.dispose();
     // Step 6: results back to the tokens' ranks, weighted and summed over the k slots.
@@ -179,7 +200,7 @@ export class MoELayer {
    * dx for dy [T, d] = dLoss/dy of the last forward; accumulates expert gradients and this
    * rank's share of the router gradient (including the aux and z losses' terms).
    */
-  async backward(dy: Tensor<'f32'>): Promise<Tensor<'f32'>> {
+  async backward(dy: Tensor<'f32'>, options: { readonly deferAgg?: boolean } = {}): Promise<Tensor<'f32'>> {
     const ctx = this.context;
     if (ctx === null) throw invalidValue('backward', 'a preceding forward()', 'no saved forward');
     if (!(dy instanceof Tensor) || dy.dtype !== 'f32') throw invalidType('dy', 'f32 Tensor', dy);
@@ -198,9 +219,12 @@ export class MoELayer {
         ? null
         : ffnBackward(dYReplica, ctx.replica.x, ctx.plan.rowsPerReplica, ctx.transfer.replicaParams(), ctx.replica.saved, ctx.transfer.replicaGrads(), ffn);
     for (const t of [dYHome, dYReplica, home.dpre, ...(replica === null ? [] : [replica.dpre])]) t.dispose();
-    // Step 3: Agg: replica gradients summed into the homes' (before any optimizer step); the
-    // input gradients back to the tokens, summed over their slots.
+    // Step 3: Agg on the transfer stream: replica gradients summed into the homes' (before any
+    // optimizer step: with deferAgg the caller calls waitForAgg() first, and Agg overlaps the
+    // rest of the backward pass); the input gradients back to the tokens, summed over slots.
     ctx.transfer.agg(this.expertGrads);
+    this.pendingAgg = ctx.transfer;
+    if (options.deferAgg !== true) this.waitForAgg();
     const dSend = this.exchange(this.merge(home.dx, replica?.dx ?? null, ctx.plan), ctx.plan, 'toTokens');
     const dx = dispatchBackward(dSend, ctx.routing, { stream });
     dSend.dispose();
@@ -214,6 +238,25 @@ export class MoELayer {
     dxRouter.dispose();
     this.releaseContext();
     return dx;
+  }
+
+  /** Makes the compute stream wait for the last backward's Agg (a deferred one): call it
+   * before reading this rank's expert gradients or stepping the optimizer. */
+  waitForAgg(): void {
+    if (this.pendingAgg === null) return;
+    this.pendingAgg.waitForAgg();
+    this.pendingAgg.dispose();
+    this.pendingAgg = null;
+  }
+
+  /** Timing events (on the transfer stream) of the latest Trans and Agg still held by the
+   * layer, for timelines; null where none was issued. */
+  transferEvents(): { readonly trans: ExpertTransfer['transEvents']; readonly agg: ExpertTransfer['aggEvents'] } {
+    const current = this.context?.transfer ?? null;
+    return {
+      trans: (this.pendingTrans ?? current)?.transEvents ?? null,
+      agg: (this.pendingAgg ?? current)?.aggEvents ?? null,
+    };
   }
 
   /** [L_aux, L_z] of the last forward (unscaled, this rank's tokens), ordered on the stream. */
@@ -233,6 +276,10 @@ export class MoELayer {
   /** Frees parameters, gradients and saved activations. Idempotent. */
   dispose(): void {
     this.releaseContext();
+    this.waitForAgg();
+    this.pendingTrans?.dispose();
+    this.pendingTrans = null;
+    this.transferStream.dispose();
     this.lastAuxLosses?.dispose();
     this.lastAuxLosses = null;
     for (const t of [...Object.values(this.expertParams), ...Object.values(this.expertGrads), this.routerWeight, this.routerGrad]) {
@@ -244,7 +291,7 @@ export class MoELayer {
     const ctx = this.context;
     if (ctx === null) return;
     disposeGating(ctx.gating);
-    ctx.transfer.dispose();
+    if (ctx.transfer !== this.pendingAgg) ctx.transfer.dispose();
     const groups = ctx.replica === null ? [ctx.home] : [ctx.home, ctx.replica];
     for (const t of [ctx.routing.rowOffsetPerExpert, ctx.yBack, ...groups.flatMap((g) => [g.x, g.saved.pre, g.saved.act])]) t.dispose();
     this.context = null;

@@ -7,10 +7,18 @@
  *
  * An expert's parameters travel as one packed vector [w1 | b1 | w2 | b2] (one collective per
  * expert), staged through a contiguous buffer.
+ *
+ * Streams: Trans and Agg run on `stream` (a high-priority transfer stream, or the compute stream
+ * itself). Each first waits for the work queued so far on the compute stream (`comm.defaultStream`:
+ * the previous optimizer step before Trans, the backward FFN before Agg) and records an event
+ * when done (`transDone`, `aggDone`) that consumers wait on: the replicas' FFN after Trans, the
+ * optimizer step after Agg. Start and end are timing events, for timelines.
  */
 import type { Communicator } from '../comm/communicator.js';
 import type { Placement } from '../balance/prophet/placement.js';
 import type { FfnParams } from '../kernels/ffn.js';
+import type { Event } from '../runtime/event.js';
+import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
 
 interface ExpertShape {
@@ -30,11 +38,15 @@ export class ExpertTransfer {
   private readonly sizes: Readonly<Record<(typeof KEYS)[number], number>>;
   private readonly params: FfnParams | null;
   private readonly grads: FfnParams | null;
+  /** Timing events around the last trans() and agg() (null before they are issued). */
+  transEvents: { readonly start: Event; readonly end: Event } | null = null;
+  aggEvents: { readonly start: Event; readonly end: Event } | null = null;
 
   constructor(
     readonly comm: Communicator,
     readonly shape: ExpertShape,
     readonly placement: Placement,
+    readonly stream: Stream = comm.defaultStream,
   ) {
     const { dModel: d, hidden: h, gated } = shape;
     const h1 = gated ? 2 * h : h;
@@ -42,12 +54,14 @@ export class ExpertTransfer {
     this.replicatedExperts = placement.replicas.flatMap((r, e) => (r.length > 0 ? [e] : []));
     this.hostedExperts = this.replicatedExperts.filter((e) => placement.replicas[e]!.includes(comm.rank));
     const n = this.hostedExperts.length;
-    const stream = comm.defaultStream;
+    // Zero-filled on the compute stream: the backward FFN accumulates into the gradients there,
+    // and Trans (which overwrites the parameters) waits for the compute stream first.
+    const compute = { stream: comm.defaultStream };
     const make = () => ({
-      w1: Tensor.zeros([n, d, h1], { stream }) as Tensor<'f32'>,
-      b1: Tensor.zeros([n, h1], { stream }) as Tensor<'f32'>,
-      w2: Tensor.zeros([n, h, d], { stream }) as Tensor<'f32'>,
-      b2: Tensor.zeros([n, d], { stream }) as Tensor<'f32'>,
+      w1: Tensor.zeros([n, d, h1], compute) as Tensor<'f32'>,
+      b1: Tensor.zeros([n, h1], compute) as Tensor<'f32'>,
+      w2: Tensor.zeros([n, h, d], compute) as Tensor<'f32'>,
+      b2: Tensor.zeros([n, d], compute) as Tensor<'f32'>,
     });
     this.params = n === 0 ? null : make();
     this.grads = n === 0 ? null : make();
@@ -67,25 +81,56 @@ export class ExpertTransfer {
 
   /** Trans: homes broadcast `homeParams` slots of their replicated experts to the replicas. */
   trans(homeParams: FfnParams): void {
-    this.forEachExpert((e, staging, members, home, hostedSlot) => {
-      if (this.comm.rank === home) this.pack(staging, homeParams, this.homeSlot(e));
-      this.comm.broadcast(staging, { root: home, members, stream: this.comm.defaultStream });
-      if (hostedSlot >= 0) this.unpack(staging, this.params!, hostedSlot);
-    });
+    this.transEvents = this.onTransferStream(() =>
+      this.forEachExpert((e, staging, members, home, hostedSlot) => {
+        if (this.comm.rank === home) this.pack(staging, homeParams, this.homeSlot(e));
+        this.comm.broadcast(staging, { root: home, members, stream: this.stream });
+        if (hostedSlot >= 0) this.unpack(staging, this.params!, hostedSlot);
+      }),
+    );
   }
 
   /** Agg: homes receive their gradient plus every replica's, summed (in rank order). */
   agg(homeGrads: FfnParams): void {
-    this.forEachExpert((e, staging, members, home, hostedSlot) => {
-      if (this.comm.rank === home) this.pack(staging, homeGrads, this.homeSlot(e));
-      if (hostedSlot >= 0) this.pack(staging, this.grads!, hostedSlot);
-      this.comm.reduce(staging, { root: home, members, stream: this.comm.defaultStream });
-      if (this.comm.rank === home) this.unpack(staging, homeGrads, this.homeSlot(e));
-    });
+    this.aggEvents = this.onTransferStream(() =>
+      this.forEachExpert((e, staging, members, home, hostedSlot) => {
+        if (this.comm.rank === home) this.pack(staging, homeGrads, this.homeSlot(e));
+        if (hostedSlot >= 0) this.pack(staging, this.grads!, hostedSlot);
+        this.comm.reduce(staging, { root: home, members, stream: this.stream });
+        if (this.comm.rank === home) this.unpack(staging, homeGrads, this.homeSlot(e));
+      }),
+    );
+  }
+
+  /** Makes work queued on the compute stream from now on wait for the last trans(). */
+  waitForTrans(): void {
+    if (this.transEvents !== null) this.comm.defaultStream.waitEvent(this.transEvents.end);
+  }
+
+  /** Makes work queued on the compute stream from now on wait for the last agg(). */
+  waitForAgg(): void {
+    if (this.aggEvents !== null) this.comm.defaultStream.waitEvent(this.aggEvents.end);
   }
 
   dispose(): void {
     for (const set of [this.params, this.grads]) if (set !== null) for (const key of KEYS) set[key].dispose();
+    for (const events of [this.transEvents, this.aggEvents]) {
+      events?.start.dispose();
+      events?.end.dispose();
+    }
+  }
+
+  /** Runs `issue` on the transfer stream after the compute stream's queued work. */
+  private onTransferStream(issue: () => void): { readonly start: Event; readonly end: Event } {
+    const compute = this.comm.defaultStream;
+    if (this.stream !== compute) {
+      const ready = compute.recordEvent();
+      this.stream.waitEvent(ready);
+      ready.dispose(); // the wait holds what it needs
+    }
+    const start = this.stream.recordEvent({ timing: true });
+    issue();
+    return { start, end: this.stream.recordEvent({ timing: true }) };
   }
 
   private get packedSize(): number {
@@ -112,7 +157,7 @@ export class ExpertTransfer {
     let at = 0;
     for (const key of KEYS) {
       const n = this.sizes[key];
-      staging.copyFrom(from[key], { srcOffset: slot * n, dstOffset: at, count: n, stream: this.comm.defaultStream });
+      staging.copyFrom(from[key], { srcOffset: slot * n, dstOffset: at, count: n, stream: this.stream });
       at += n;
     }
   }
@@ -121,7 +166,7 @@ export class ExpertTransfer {
     let at = 0;
     for (const key of KEYS) {
       const n = this.sizes[key];
-      to[key].copyFrom(staging, { srcOffset: at, dstOffset: slot * n, count: n, stream: this.comm.defaultStream });
+      to[key].copyFrom(staging, { srcOffset: at, dstOffset: slot * n, count: n, stream: this.stream });
       at += n;
     }
   }
