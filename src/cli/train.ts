@@ -41,6 +41,7 @@ interface TrainFlags {
   capacityFactor: number;
   policy: string;
   trace?: string;
+  timeline?: string;
   save?: string;
   saveEvery?: number;
   resume?: string;
@@ -69,6 +70,7 @@ export function registerTrain(program: Command): void {
     .option('--capacity-factor <x>', 'capacity factor of --capacity capacity', number, 1.25)
     .option('--policy <name>', "balance policy: 'none' (plain expert parallelism), 'prophet' (Pro-Prophet planner), 'prophet-paper' (its Algorithm 1)", 'none')
     .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
+    .option('--timeline <file.svg>', "the last step's timeline: an SVG Gantt chart and Chrome trace JSON beside it")
     .option('--save <file>', 'save a checkpoint at the end')
     .option('--save-every <n>', 'also save every n steps', integer(1))
     .option('--resume <file>', 'resume from a checkpoint')
@@ -120,6 +122,7 @@ export function registerTrain(program: Command): void {
               },
             },
             ...(flags.trace === undefined ? {} : { trace: flags.trace }),
+            ...(flags.timeline === undefined ? {} : { timeline: flags.timeline }),
             ...(flags.save === undefined ? {} : { save: flags.save }),
             ...(flags.saveEvery === undefined ? {} : { saveEvery: flags.saveEvery }),
             ...(flags.resume === undefined ? {} : { resume: flags.resume }),

@@ -22,6 +22,7 @@ import { MoELayer, type Parameter } from '../moe/layer.js';
 import { subSeed, uniform } from '../moe/init.js';
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
+import { traced, type Timeline } from '../runtime/timeline.js';
 import { resolveModelConfig, VOCAB_SIZE, type ModelConfig } from './config.js';
 
 /** Dense (replicated) parameters of one block. */
@@ -66,6 +67,7 @@ export class MoELanguageModel {
   private readonly finalNorm: Parameter;
   private readonly head: Parameter;
   private saved: ModelSaved | null = null;
+  private timelineOf: Timeline | null = null;
 
   constructor(
     readonly comm: Communicator,
@@ -102,6 +104,16 @@ export class MoELanguageModel {
     return this.comm.defaultStream;
   }
 
+  /** Records the blocks' phases (and the MoE layers') as spans while set. */
+  get timeline(): Timeline | null {
+    return this.timelineOf;
+  }
+
+  set timeline(timeline: Timeline | null) {
+    this.timelineOf = timeline;
+    for (const layer of this.moeLayers) layer.timeline = timeline;
+  }
+
   /** Every trainable parameter: replicated dense ones first, then each MoE layer's. */
   parameters(): Parameter[] {
     const blocks = this.blocks.flatMap((b, l) => [
@@ -135,15 +147,19 @@ export class MoELanguageModel {
     // Step 2: the blocks.
     const blocks: BlockSaved[] = [];
     for (const [l, p] of this.blocks.entries()) {
-      const n1 = rmsnorm(x, p.norm1.value, { stream });
-      const qkv = matmul(n1.y, p.qkv.value, { stream }).reshape([batch, s, 3, heads, d / heads]);
-      const att = attention(qkv, { stream });
-      const x1 = add(x, matmul(att.out.reshape([n, d]), p.proj.value, { stream }), { stream });
-      const n2 = rmsnorm(x1, p.norm2.value, { stream });
-      const mlp = ffnForward(n2.y, [n], p.mlp.params, { stream });
-      const x2 = add(x1, mlp.y, { stream });
-      mlp.y.dispose();
-      const n3 = rmsnorm(x2, p.norm3.value, { stream });
+      // FNEC: the non-MoE layer (attention and dense MLP).
+      const { n1, qkv, att, x1, n2, mlp, x2, n3 } = traced(this.timelineOf, `FNEC:${l}`, 'compute', stream, () => {
+        const n1 = rmsnorm(x, p.norm1.value, { stream });
+        const qkv = matmul(n1.y, p.qkv.value, { stream }).reshape([batch, s, 3, heads, d / heads]);
+        const att = attention(qkv, { stream });
+        const x1 = add(x, matmul(att.out.reshape([n, d]), p.proj.value, { stream }), { stream });
+        const n2 = rmsnorm(x1, p.norm2.value, { stream });
+        const mlp = ffnForward(n2.y, [n], p.mlp.params, { stream });
+        const x2 = add(x1, mlp.y, { stream });
+        mlp.y.dispose();
+        const n3 = rmsnorm(x2, p.norm3.value, { stream });
+        return { n1, qkv, att, x1, n2, mlp, x2, n3 };
+      });
       const moe = await this.moeLayers[l]!.forward(n3.y);
       const x3 = add(x2, moe, { stream });
       moe.dispose();
@@ -185,22 +201,7 @@ export class MoELanguageModel {
       const dN3 = await this.moeLayers[l]!.backward(dx, { deferAgg: true });
       this.accumulate(dx, rmsnormBackward(dN3, b.x2, p.norm3.value, b.n3.rstd, p.norm3.grad, { stream }));
       dN3.dispose();
-      // MLP branch: x2 = x1 + MLP(norm2(x1)).
-      const { dx: dN2, dpre } = ffnBackward(dx, b.n2.y, [n], p.mlp.params, b.mlp, p.mlp.grads, { stream });
-      dpre.dispose();
-      this.accumulate(dx, rmsnormBackward(dN2, b.x1, p.norm2.value, b.n2.rstd, p.norm2.grad, { stream }));
-      dN2.dispose();
-      // Attention branch: x1 = x + Attn(norm1(x)) · Wo.
-      const attOut = b.att.out.reshape([n, d]);
-      matmul(attOut, dx, { transA: true, beta: 1, out: p.proj.grad, stream });
-      const dAtt = matmul(dx, p.proj.value, { transB: true, stream });
-      const dQkv = attentionBackward(dAtt.reshape(b.att.out.shape), b.qkv, b.att, { stream }).reshape([n, 3 * d]);
-      dAtt.dispose();
-      matmul(b.n1.y, dQkv, { transA: true, beta: 1, out: p.qkv.grad, stream });
-      const dN1 = matmul(dQkv, p.qkv.value, { transB: true, stream });
-      dQkv.dispose();
-      this.accumulate(dx, rmsnormBackward(dN1, b.x, p.norm1.value, b.n1.rstd, p.norm1.grad, { stream }));
-      dN1.dispose();
+      traced(this.timelineOf, `BNEC:${l}`, 'compute', stream, () => this.backwardDense(dx, p, b, n));
     }
     // Step 3: embeddings.
     embeddingBackward(dx.reshape([...saved.ids.shape, d]), saved.ids, this.tokenEmbedding.grad, { dPositions: this.positionEmbedding.grad, stream });
@@ -222,6 +223,28 @@ export class MoELanguageModel {
       p.value.dispose();
       p.grad.dispose();
     }
+  }
+
+  /** Backward of a block's non-MoE layer (dense MLP, then attention): dx += their gradients. */
+  private backwardDense(dx: Tensor<'f32'>, p: BlockParams, b: BlockSaved, n: number): void {
+    const { dModel: d } = this.config;
+    const stream = this.stream;
+    // MLP branch: x2 = x1 + MLP(norm2(x1)).
+    const { dx: dN2, dpre } = ffnBackward(dx, b.n2.y, [n], p.mlp.params, b.mlp, p.mlp.grads, { stream });
+    dpre.dispose();
+    this.accumulate(dx, rmsnormBackward(dN2, b.x1, p.norm2.value, b.n2.rstd, p.norm2.grad, { stream }));
+    dN2.dispose();
+    // Attention branch: x1 = x + Attn(norm1(x)) · Wo.
+    const attOut = b.att.out.reshape([n, d]);
+    matmul(attOut, dx, { transA: true, beta: 1, out: p.proj.grad, stream });
+    const dAtt = matmul(dx, p.proj.value, { transB: true, stream });
+    const dQkv = attentionBackward(dAtt.reshape(b.att.out.shape), b.qkv, b.att, { stream }).reshape([n, 3 * d]);
+    dAtt.dispose();
+    matmul(b.n1.y, dQkv, { transA: true, beta: 1, out: p.qkv.grad, stream });
+    const dN1 = matmul(dQkv, p.qkv.value, { transB: true, stream });
+    dQkv.dispose();
+    this.accumulate(dx, rmsnormBackward(dN1, b.x, p.norm1.value, b.n1.rstd, p.norm1.grad, { stream }));
+    dN1.dispose();
   }
 
   /** dx += delta, then frees delta. */

@@ -10,6 +10,8 @@ import { resolveModelConfig, type ModelConfig } from './config.js';
 import { TextDataset } from './data.js';
 import { Rng } from './rng.js';
 import { TraceRecorder } from './trace.js';
+import { Timeline, toChromeTrace, toSvg, type TimelineSpan } from '../runtime/timeline.js';
+import { writeFileSync } from 'node:fs';
 import { BalancePlanner, computedMaxOverMean, type PolicyName } from './balance.js';
 import { emptyPlacement, type Placement } from '../balance/prophet/placement.js';
 import { RankTrainer, type TrainOptions } from './trainer.js';
@@ -27,6 +29,12 @@ export interface RunOptions extends TrainOptions {
   readonly saveEvery?: number;
   /** Write the routing trace to this folder. */
   readonly trace?: string;
+  /** Record the last step's timeline of every rank: an SVG Gantt chart at this path (.svg) and
+   * Chrome trace JSON beside it (.json, for chrome://tracing or Perfetto). */
+  readonly timeline?: string;
+  /** Overlap Trans/Agg with compute on transfer streams (default true); false runs them in line
+   * on the compute stream (the unscheduled path). */
+  readonly overlap?: boolean;
   readonly dataset?: TextDataset;
   /** Balance policy: 'none' (plain expert parallelism, default), 'prophet' (Pro-Prophet's
    * planner, improved search) or 'prophet-paper' (Algorithm 1 as published). */
@@ -81,8 +89,23 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
     const start = performance.now();
     for (let step = firstStep; step < firstStep + steps; step++) {
       const batch = dataset.sampleBatch(rng, trainers[0]!.batch, config.seqLen);
-      for (const t of trainers) t.model.moeLayers.forEach((layer, l) => (layer.placement = placements[l]!));
+      for (const t of trainers) {
+        t.model.moeLayers.forEach((layer, l) => {
+          layer.placement = placements[l]!;
+          layer.overlapTransfers = options.overlap ?? true;
+        });
+      }
+      const timelines = options.timeline !== undefined && step === firstStep + steps - 1 ? trainers.map((t) => new Timeline(t.comm.rank)) : null;
+      timelines?.forEach((tl, r) => {
+        trainers[r]!.model.timeline = tl;
+        tl.begin(trainers[r]!.model.stream);
+      });
       const reports = await Promise.all(trainers.map((t) => t.step(batch)));
+      if (timelines !== null) {
+        const spans = (await Promise.all(timelines.map((tl) => tl.collect()))).flat();
+        for (const t of trainers) t.model.timeline = null;
+        writeTimeline(options.timeline!, spans);
+      }
       const report = reports[0]!;
       losses.push(report.loss);
       const balance = report.countMatrices.map((m, l) => computedMaxOverMean(m, placements[l]!));
@@ -115,4 +138,11 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
     for (const t of trainers) t.dispose();
     for (const c of world) c.dispose();
   }
+}
+
+/** Writes the SVG chart at `path` (adding .svg if missing) and the Chrome trace beside it. */
+function writeTimeline(path: string, spans: readonly TimelineSpan[]): void {
+  const base = path.endsWith('.svg') ? path.slice(0, -4) : path;
+  writeFileSync(`${base}.svg`, toSvg(spans));
+  writeFileSync(`${base}.json`, JSON.stringify(toChromeTrace(spans)));
 }

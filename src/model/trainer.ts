@@ -11,6 +11,7 @@ import { checkInteger, checkNumber, invalidValue } from '../errors.js';
 import { AdamW, axpy, clipByNorm, sumSquares, zeroGrads } from '../kernels/optim.js';
 import type { Parameter } from '../moe/layer.js';
 import { Tensor } from '../runtime/tensor.js';
+import { traced } from '../runtime/timeline.js';
 import type { ModelConfig } from './config.js';
 import type { Batch } from './data.js';
 import { MoELanguageModel } from './model.js';
@@ -76,14 +77,16 @@ export class RankTrainer {
     const meanLoss = await this.model.forward(global.inputs.subarray(from, to), global.targets.subarray(from, to), rowsPerRank);
     await this.model.backward(1 / (this.batch * seq));
     this.model.waitForAgg(); // replica gradients are home before anything reads the gradients
-    // Step 2: replicated gradients summed over ranks (experts' are already complete).
-    const replicated = this.params.filter((p) => p.replicated).map((p) => p.grad);
-    for (const grad of replicated) this.comm.allReduce(grad, { stream });
-    // Step 3: global-norm clipping over every parameter (expert squares summed over ranks).
-    if (this.clip > 0) this.clipGradients(replicated);
-    // Step 4: update, then clear gradients for the next step.
-    this.optimizer.step({ stream });
-    zeroGrads(this.params.map((p) => p.grad), { stream });
+    traced(this.model.timeline, 'STEP', 'compute', stream, () => {
+      // Step 2: replicated gradients summed over ranks (experts' are already complete).
+      const replicated = this.params.filter((p) => p.replicated).map((p) => p.grad);
+      for (const grad of replicated) this.comm.allReduce(grad, { stream });
+      // Step 3: global-norm clipping over every parameter (expert squares summed over ranks).
+      if (this.clip > 0) this.clipGradients(replicated);
+      // Step 4: update, then clear gradients for the next step.
+      this.optimizer.step({ stream });
+      zeroGrads(this.params.map((p) => p.grad), { stream });
+    });
     // Step 5: the global loss (each rank's mean weighted by its share of the batch).
     const loss = Tensor.empty([1]) as Tensor<'f32'>;
     loss.zero({ stream });

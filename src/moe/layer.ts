@@ -19,6 +19,7 @@ import { axpy } from '../kernels/optim.js';
 import { combine, combineBackward, dispatch, dispatchBackward, type PermuteRouting } from '../kernels/permute.js';
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
+import { traced, type Timeline } from '../runtime/timeline.js';
 import { planExchange, type ExchangePlan } from './exchange.js';
 import { emptyPlacement, rankLoads, validatePlacement, type Placement } from '../balance/prophet/placement.js';
 import { ExpertTransfer } from './transfer.js';
@@ -73,6 +74,11 @@ export class MoELayer {
   /** Trans issued by startTrans() for the next forward; Agg issued by a deferred backward. */
   private pendingTrans: ExpertTransfer | null = null;
   private pendingAgg: ExpertTransfer | null = null;
+  /** When set, the layer's phases are recorded as spans (see runtime/timeline.ts). */
+  timeline: Timeline | null = null;
+  /** Run Trans/Agg on the transfer stream (true, default) or in line on the compute stream
+   * (false: the unscheduled path, same results bit for bit). */
+  overlapTransfers = true;
   private context: ForwardContext | null = null;
   private lastAuxLosses: Tensor<'f32'> | null = null;
 
@@ -128,7 +134,8 @@ export class MoELayer {
    */
   startTrans(): void {
     if (this.pendingTrans !== null) return;
-    this.pendingTrans = new ExpertTransfer(this.comm, this.options, this.placementOf, this.transferStream);
+    const stream = this.overlapTransfers ? this.transferStream : this.stream;
+    this.pendingTrans = new ExpertTransfer(this.comm, this.options, this.placementOf, stream, this.timeline, this.options.layerIndex);
     this.pendingTrans.trans(this.expertParams);
   }
 
@@ -142,8 +149,10 @@ export class MoELayer {
     if (x.shape.length !== 2 || x.shape[1] !== d) throw invalidValue('x.shape', `[numTokens, ${d}]`, x.shape);
     this.releaseContext();
     const stream = this.stream;
+    const l = this.options.layerIndex;
+    const tl = this.timeline;
     // Step 1: route.
-    const logits = matmul(x, this.routerWeight, { stream });
+    const logits = traced(tl, `gate:${l}`, 'compute', stream, () => matmul(x, this.routerWeight, { stream }));
     const g = gating(logits, {
       k: this.options.topK,
       renormalize: this.options.renormalize,
@@ -170,16 +179,20 @@ export class MoELayer {
       rowOffsetPerExpert: Tensor.from(plan.rowOffsetPerExpert, [this.options.numExperts], { dtype: 'i32', stream }),
     };
     // Step 4: tokens to where they are computed, split into the two FFN groups.
-    const sendRows = dispatch(x, routing, plan.numSendRows, { stream });
-    const [xHome, xReplica] = this.split(this.exchange(sendRows, plan, 'toExperts'), plan);
+    const [xHome, xReplica] = traced(tl, `A2A:${l}:f1`, 'compute', stream, () =>
+      this.split(this.exchange(dispatch(x, routing, plan.numSendRows, { stream }), plan, 'toExperts'), plan),
+    );
     // Step 5: the experts: this rank's home experts, then the replicas it hosts.
     const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
-    const home = ffnForward(xHome, plan.rowsPerLocalExpert, this.expertParams, ffn);
-    if (plan.replicaExperts.length > 0) transfer.waitForTrans(); // replicas need their parameters
-    const replica = plan.replicaExperts.length === 0 ? null : ffnForward(xReplica, plan.rowsPerReplica, transfer.replicaParams(), ffn);
+    const { home, replica } = traced(tl, `FEC:${l}`, 'compute', stream, () => {
+      const homeOut = ffnForward(xHome, plan.rowsPerLocalExpert, this.expertParams, ffn);
+      if (plan.replicaExperts.length > 0) transfer.waitForTrans(); // replicas need their parameters
+      const replicaOut = plan.replicaExperts.length === 0 ? null : ffnForward(xReplica, plan.rowsPerReplica, transfer.replicaParams(), ffn);
+      return { home: homeOut, replica: replicaOut };
+    });
     if (replica === null) xReplica.dispose();
     // Step 6: results back to the tokens' ranks, weighted and summed over the k slots.
-    const yBack = this.exchange(this.merge(home.y, replica?.y ?? null, plan), plan, 'toTokens');
+    const yBack = traced(tl, `A2A:${l}:f2`, 'compute', stream, () => this.exchange(this.merge(home.y, replica?.y ?? null, plan), plan, 'toTokens'));
     const y = combine(yBack, g.weight, routing, { stream });
     this.lastCountMatrix = countMatrix;
     this.lastPlacement = this.placementOf;
@@ -208,16 +221,20 @@ export class MoELayer {
       throw invalidValue('dy.shape', `[${ctx.x.shape[0]}, ${this.options.dModel}]`, dy.shape);
     }
     const stream = this.stream;
+    const l = this.options.layerIndex;
+    const tl = this.timeline;
     // Step 1: combine' gives the experts' output gradient (rank-major) and the weights' gradient.
     const { dY: dYBack, dWeight } = combineBackward(dy, ctx.yBack, ctx.gating.weight, ctx.routing, { stream });
     // Step 2: to where the slots were computed, and through the two FFN groups.
-    const [dYHome, dYReplica] = this.split(this.exchange(dYBack, ctx.plan, 'toExperts'), ctx.plan);
+    const [dYHome, dYReplica] = traced(tl, `A2A:${l}:b1`, 'compute', stream, () => this.split(this.exchange(dYBack, ctx.plan, 'toExperts'), ctx.plan));
     const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
-    const home = ffnBackward(dYHome, ctx.home.x, ctx.plan.rowsPerLocalExpert, this.expertParams, ctx.home.saved, this.expertGrads, ffn);
-    const replica =
-      ctx.replica === null
-        ? null
-        : ffnBackward(dYReplica, ctx.replica.x, ctx.plan.rowsPerReplica, ctx.transfer.replicaParams(), ctx.replica.saved, ctx.transfer.replicaGrads(), ffn);
+    const { home, replica } = traced(tl, `BEC:${l}`, 'compute', stream, () => ({
+      home: ffnBackward(dYHome, ctx.home.x, ctx.plan.rowsPerLocalExpert, this.expertParams, ctx.home.saved, this.expertGrads, ffn),
+      replica:
+        ctx.replica === null
+          ? null
+          : ffnBackward(dYReplica, ctx.replica.x, ctx.plan.rowsPerReplica, ctx.transfer.replicaParams(), ctx.replica.saved, ctx.transfer.replicaGrads(), ffn),
+    }));
     for (const t of [dYHome, dYReplica, home.dpre, ...(replica === null ? [] : [replica.dpre])]) t.dispose();
     // Step 3: Agg on the transfer stream: replica gradients summed into the homes' (before any
     // optimizer step: with deferAgg the caller calls waitForAgg() first, and Agg overlaps the
@@ -225,7 +242,7 @@ export class MoELayer {
     ctx.transfer.agg(this.expertGrads);
     this.pendingAgg = ctx.transfer;
     if (options.deferAgg !== true) this.waitForAgg();
-    const dSend = this.exchange(this.merge(home.dx, replica?.dx ?? null, ctx.plan), ctx.plan, 'toTokens');
+    const dSend = traced(tl, `A2A:${l}:b2`, 'compute', stream, () => this.exchange(this.merge(home.dx, replica?.dx ?? null, ctx.plan), ctx.plan, 'toTokens'));
     const dx = dispatchBackward(dSend, ctx.routing, { stream });
     dSend.dispose();
     // Step 4: through the router: dLogits, then dWg += xᵀ·dLogits and dx += dLogits·Wgᵀ.

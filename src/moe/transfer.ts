@@ -20,6 +20,7 @@ import type { FfnParams } from '../kernels/ffn.js';
 import type { Event } from '../runtime/event.js';
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
+import { traced, type Timeline } from '../runtime/timeline.js';
 
 interface ExpertShape {
   readonly dModel: number;
@@ -47,6 +48,9 @@ export class ExpertTransfer {
     readonly shape: ExpertShape,
     readonly placement: Placement,
     readonly stream: Stream = comm.defaultStream,
+    /** Records TRANS/AGG spans on the transfer lane when given. */
+    readonly timeline: Timeline | null = null,
+    readonly layerIndex = 0,
   ) {
     const { dModel: d, hidden: h, gated } = shape;
     const h1 = gated ? 2 * h : h;
@@ -81,7 +85,7 @@ export class ExpertTransfer {
 
   /** Trans: homes broadcast `homeParams` slots of their replicated experts to the replicas. */
   trans(homeParams: FfnParams): void {
-    this.transEvents = this.onTransferStream(() =>
+    this.transEvents = this.onTransferStream(`TRANS:${this.layerIndex}`, () =>
       this.forEachExpert((e, staging, members, home, hostedSlot) => {
         if (this.comm.rank === home) this.pack(staging, homeParams, this.homeSlot(e));
         this.comm.broadcast(staging, { root: home, members, stream: this.stream });
@@ -92,7 +96,7 @@ export class ExpertTransfer {
 
   /** Agg: homes receive their gradient plus every replica's, summed (in rank order). */
   agg(homeGrads: FfnParams): void {
-    this.aggEvents = this.onTransferStream(() =>
+    this.aggEvents = this.onTransferStream(`AGG:${this.layerIndex}`, () =>
       this.forEachExpert((e, staging, members, home, hostedSlot) => {
         if (this.comm.rank === home) this.pack(staging, homeGrads, this.homeSlot(e));
         if (hostedSlot >= 0) this.pack(staging, this.grads!, hostedSlot);
@@ -121,7 +125,7 @@ export class ExpertTransfer {
   }
 
   /** Runs `issue` on the transfer stream after the compute stream's queued work. */
-  private onTransferStream(issue: () => void): { readonly start: Event; readonly end: Event } {
+  private onTransferStream(name: string, issue: () => void): { readonly start: Event; readonly end: Event } {
     const compute = this.comm.defaultStream;
     if (this.stream !== compute) {
       const ready = compute.recordEvent();
@@ -129,7 +133,7 @@ export class ExpertTransfer {
       ready.dispose(); // the wait holds what it needs
     }
     const start = this.stream.recordEvent({ timing: true });
-    issue();
+    traced(this.timeline, name, this.stream === compute ? 'compute' : 'transfer', this.stream, issue);
     return { start, end: this.stream.recordEvent({ timing: true }) };
   }
 
