@@ -3,7 +3,7 @@
  * error < 10% on the CPU backend).
  *
  * 1. Calibrate (`calibrate()`) on its own sizes: uniform all-to-alls of 4 KiB–4 MiB per
- *    receiver, 256/1024/4096 tokens per rank, one expert to every group size.
+ *    receiver, 256–4096 tokens (powers of 2) on one rank, one expert to every group size.
  * 2. On held-out layer configurations (tokens per rank, Zipf skew of the count matrix, and a
  *    placement: none, the planner's, or the hottest expert on every rank) run each phase of the
  *    MoE layer in isolation with exactly the layer's shapes — the layer's exchange plan
@@ -101,8 +101,8 @@ async function measurePhases(comms: readonly Communicator[], shape: CalibrationS
   const scale = (rows: Int32Array, self: number | null) => Array.from(rows, (x, p) => (p === self ? 0 : x * d));
   const exchange = (self: (r: number) => number | null) => (r: number) =>
     comms[r]!.allToAllV(sends[r]!, scale(plans[r]!.sendRowsPerRank, self(r)), recvs[r]!, scale(plans[r]!.recvRowsPerRank, self(r)));
-  const a2a = await timeWorld(comms, exchange((r) => r), 3 * reps, 0.005);
-  const a2aWithSelf = await timeWorld(comms, exchange(() => null), 3 * reps, 0.005);
+  const a2a = await timeWorld(comms, exchange((r) => r), 5 * reps, 0.005);
+  const a2aWithSelf = await timeWorld(comms, exchange(() => null), 5 * reps, 0.005);
   // Step 2: the two FFN groups of each rank, forward then backward.
   const groups = comms.map((c, r) => {
     const p = plans[r]!;
@@ -139,8 +139,8 @@ async function measurePhases(comms: readonly Communicator[], shape: CalibrationS
   });
   // Step 3: Trans and Agg (the layer's ExpertTransfer), when the placement has replicas.
   const hasReplicas = placement.replicas.some((r) => r.length > 0);
-  const trans = hasReplicas ? await timeWorld(comms, (r) => transfers[r]!.trans(params[r]!), 3 * reps, 0.005) : null;
-  const agg = hasReplicas ? await timeWorld(comms, (r) => transfers[r]!.agg(grads[r]!), 3 * reps, 0.005) : null;
+  const trans = hasReplicas ? await timeWorld(comms, (r) => transfers[r]!.trans(params[r]!), 5 * reps, 0.005) : null;
+  const agg = hasReplicas ? await timeWorld(comms, (r) => transfers[r]!.agg(grads[r]!), 5 * reps, 0.005) : null;
   for (const t of [...sends, ...recvs, ...groups.flatMap((g) => (g.replica === null ? [g.home] : [g.home, g.replica]))]) t.dispose();
   for (const s of saved) for (const t of [...Object.values(s.h), ...(s.rep === null ? [] : Object.values(s.rep))]) t.dispose();
   for (const t of transfers) t.dispose();

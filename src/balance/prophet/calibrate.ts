@@ -5,8 +5,9 @@
  * and the model stays pure (`perfmodel.ts`).
  *
  * What is measured, every rank at once on its own stream (as in training):
- *  - A2A: an all-to-all-v where every rank receives `bytes` from the other ranks and keeps no
- *    block for itself, over a range of sizes → the bandwidth curve (x = R_i · size(input)).
+ *  - A2A: an all-to-all-v where one rank receives `bytes` from the other ranks (no own block, no
+ *    other receiver: Eq. 1 prices receivers independently), over a range of sizes → the
+ *    bandwidth curve (x = R_i · size(input)).
  *  - FEC / BEC: `ffnForward` / `ffnBackward` of one rank's E/W experts over n tokens, that rank
  *    alone → `expertSecondsPerToken`, and the measured backward/forward ratio (the paper assumes
  *    2). Alone, because Eq. 2 prices the busiest device, and devices do not share cores; W
@@ -141,12 +142,14 @@ async function measureA2A(comms: readonly Communicator[], sizes: readonly number
   const samples: Sample[] = [];
   for (const bytes of sizes) {
     const block = Math.max(1, Math.round(bytes / 4 / Math.max(1, w - 1)));
-    // No own block: Eq. 1's R_i counts rows from other ranks only (with W = 1, the own block is
-    // all there is).
-    const countsOf = (r: number) => Array.from({ length: w }, (_, p) => (p === r && w > 1 ? 0 : block));
+    // One receiver (rank 0) gets a block from every other rank, and nobody keeps an own block:
+    // Eq. 1 prices each receiver on its own (devices have their own links) and counts rows from
+    // other ranks only. With W = 1 the own block is all there is.
+    const sendCountsOf = (r: number) => Array.from({ length: w }, (_, p) => (w === 1 || (p === 0 && r !== 0) ? block : 0));
+    const recvCountsOf = (r: number) => Array.from({ length: w }, (_, p) => (w === 1 || (r === 0 && p !== 0) ? block : 0));
     const sends = comms.map((c) => Tensor.zeros([w * block], { stream: c.defaultStream }));
     const recvs = comms.map((c) => Tensor.zeros([w * block], { stream: c.defaultStream }));
-    const seconds = await timeWorld(comms, (r) => comms[r]!.allToAllV(sends[r]!, countsOf(r), recvs[r]!, countsOf(r)), repeats, target);
+    const seconds = await timeWorld(comms, (r) => comms[r]!.allToAllV(sends[r]!, sendCountsOf(r), recvs[r]!, recvCountsOf(r)), repeats, target);
     const x = block * 4 * Math.max(1, w - 1);
     log(`calibrate: a2a ${x} B per receiver: ${(seconds * 1e6).toFixed(1)} us`);
     samples.push({ x, seconds });
@@ -308,13 +311,18 @@ export async function calibrate(shape: CalibrationShape, options: CalibrationOpt
   const target = quick ? 0.01 : 0.04;
   const log = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const a2aBytes = options.a2aBytes ?? (quick ? [16, 256, 2048].map((k) => k * KIB) : [4, 16, 64, 256, 1024, 4096].map((k) => k * KIB));
-  const tokens = options.tokens ?? (quick ? [256, 1024] : [256, 1024, 4096]);
+  const tokens = options.tokens ?? (quick ? [256, 1024] : [256, 512, 1024, 2048, 4096]);
   const comms = createLocalWorld(shape.numRanks, { timeoutMs: 120_000 });
   try {
-    // Step 1: the four families of micro-benchmarks.
-    const a2a = await measureA2A(comms, a2aBytes, 3 * repeats, 0.005, log);
+    // Step 1: the four families of micro-benchmarks, after an untimed pass over the transfers:
+    // their JavaScript (argument checks, packing) runs cold at first, and V8 needs some
+    // hundreds of calls to compile it.
+    await measureA2A(comms, a2aBytes.slice(0, 2), 5, 0.005, () => undefined);
+    if (comms.length > 1) await measureTransfers(comms, shape, 5, 0.005, () => undefined);
+    // Transfers are short: many runs of a few ms each cost little and let the minimum settle.
+    const a2a = await measureA2A(comms, a2aBytes, 5 * repeats, 0.005, log);
     const { fec, bec } = await measureExperts(comms, shape, tokens, repeats, target, log);
-    const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 3 * repeats, 0.005, log) : { trans: [], agg: [] };
+    const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 10 * repeats, 0.005, log) : { trans: [], agg: [] };
     const block = await measureBlock(comms, shape, repeats, target, log);
     // Step 2: fits. One world = one node, so both tiers are the same links.
     const expertBytes = packedExpertBytes(shape);
