@@ -11,6 +11,8 @@ import { plan } from '../../../src/balance/prophet/planner.js';
 import { loadProfileFile, saveProfileFile } from '../../../src/balance/prophet/profile-file.js';
 import { BalancePlanner } from '../../../src/model/balance.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
+import { TextDataset } from '../../../src/model/data.js';
+import { runTraining, type RunOptions } from '../../../src/model/run.js';
 
 /** A tiny shape so that quick calibration stays well under a second of measuring. */
 const SHAPE: CalibrationShape = { numRanks: 2, dModel: 32, hidden: 64, numExperts: 4, numHeads: 2, mlpHidden: 64, batchPerRank: 2, seqLen: 16 };
@@ -154,5 +156,24 @@ describe('saved profiles and the BalancePlanner', () => {
     expect(() => new BalancePlanner('prophet', 4, config, JSON.parse(JSON.stringify({ ...syntheticProfile(1), version: 2 })) as HardwareProfile)).toThrow(
       /profile\.version/,
     );
+  });
+
+  test('runTraining plans with options.profile: no replicas when transfers are priced prohibitively', async () => {
+    const options: RunOptions = {
+      ranks: 2,
+      steps: 3,
+      batch: 4,
+      seed: 1,
+      lr: 3e-3,
+      policy: 'prophet',
+      dataset: TextDataset.load(),
+      config: { dModel: 32, hidden: 64, mlpHidden: 64, numHeads: 2, numLayers: 1, numExperts: 4, topK: 2, seqLen: 32, initSeed: 1 },
+    };
+    const slow = await runTraining({ ...options, profile: syntheticProfile(1) });
+    const free = await runTraining({ ...options, profile: syntheticProfile(1e15) });
+    expect(slow.replicas).toBe(0);
+    expect(free.replicas).toBeGreaterThan(0);
+    // Placements never change the function computed.
+    slow.losses.forEach((l, i) => expect(Math.abs(l - (free.losses[i] ?? NaN))).toBeLessThan(1e-4));
   });
 });
