@@ -33,7 +33,7 @@ import { ExpertTransfer } from '../../moe/transfer.js';
 import { attention, attentionBackward } from '../../nn/attention.js';
 import { rmsnorm, rmsnormBackward } from '../../nn/rmsnorm.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { a2aCurve, fitProportional, perTargetBandwidth, type Sample } from './calibration-fit.js';
+import { a2aCurve, fitLatencyBandwidth, fitProportional, perTargetBandwidth, type Sample } from './calibration-fit.js';
 import { ONE_NODE, validateProfile, type HardwareProfile } from './perfmodel.js';
 import { emptyPlacement, type Placement } from './placement.js';
 
@@ -300,8 +300,8 @@ export function packedExpertBytes(shape: Pick<CalibrationShape, 'dModel' | 'hidd
 /**
  * Measures the backend and returns a validated profile for `shape` (one node: the in-process
  * world has one link tier, so intraNode = interNode). Creates and disposes its own local world
- * of `shape.numRanks` ranks. Blocks the event loop only between awaits; takes about 2–5 s with
- * `quick`, 10–30 s without, on a 2-core machine.
+ * of `shape.numRanks` ranks. Yields to the event loop while work runs; takes about 2.5 s with
+ * `quick` and 13 s without for the bench's shape (d = 256, W = 2) on a 2-core machine.
  */
 export async function calibrate(shape: CalibrationShape, options: CalibrationOptions = {}): Promise<Calibration> {
   checkShape(shape);
@@ -314,14 +314,17 @@ export async function calibrate(shape: CalibrationShape, options: CalibrationOpt
   const tokens = options.tokens ?? (quick ? [256, 1024] : [256, 512, 1024, 2048, 4096]);
   const comms = createLocalWorld(shape.numRanks, { timeoutMs: 120_000 });
   try {
-    // Step 1: the four families of micro-benchmarks, after an untimed pass over the transfers:
-    // their JavaScript (argument checks, packing) runs cold at first, and V8 needs some
-    // hundreds of calls to compile it.
-    await measureA2A(comms, a2aBytes.slice(0, 2), 5, 0.005, () => undefined);
-    if (comms.length > 1) await measureTransfers(comms, shape, 5, 0.005, () => undefined);
+    // Step 1: the four families of micro-benchmarks, after an untimed warm-up pass: the
+    // transfers' JavaScript (argument checks, packing) runs cold at first, and V8 needs some
+    // hundreds of calls to compile it; a young process also pays first-touch page faults.
+    const quiet = () => undefined;
+    await measureA2A(comms, a2aBytes.slice(0, 2), 10, 0.02, quiet);
+    if (comms.length > 1) await measureTransfers(comms, shape, 10, 0.02, quiet);
+    await measureExperts(comms, shape, tokens.slice(-1), 2, target, quiet);
     // Transfers are short: many runs of a few ms each cost little and let the minimum settle.
     const a2a = await measureA2A(comms, a2aBytes, 5 * repeats, 0.005, log);
-    const { fec, bec } = await measureExperts(comms, shape, tokens, repeats, target, log);
+    // The FFN slope prices every layer: three times the rounds, so one busy spell cannot set it.
+    const { fec, bec } = await measureExperts(comms, shape, tokens, 3 * repeats, target, log);
     const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 10 * repeats, 0.005, log) : { trans: [], agg: [] };
     const block = await measureBlock(comms, shape, repeats, target, log);
     // Step 2: fits. One world = one node, so both tiers are the same links.
@@ -347,6 +350,11 @@ export async function calibrate(shape: CalibrationShape, options: CalibrationOpt
       bnecSeconds: block.bnecSeconds,
     });
     const backwardPerForward = fitProportional(bec, 'bec') / forward;
+    // The α–β summary of the A2A samples, for the log only: the curve itself keeps every point.
+    if (a2a.length > 1) {
+      const ab = fitLatencyBandwidth(a2a, 'a2a');
+      log(`calibrate: a2a ≈ ${(ab.latencySeconds * 1e6).toFixed(1)} us + bytes / ${(ab.bytesPerSecond / 1e9).toFixed(2)} GB/s`);
+    }
     log(`calibrate: ${(forward * 1e6).toFixed(3)} us/token forward, backward/forward ${backwardPerForward.toFixed(2)}, done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return { profile, backwardPerForward, samples: { a2a, fec, bec, ...transfers }, expertParamBytes: expertBytes, elapsedSeconds: (performance.now() - started) / 1000 };
   } finally {

@@ -85,10 +85,3 @@ export function perTargetBandwidth(samples: ReadonlyArray<Sample>, expertBytes: 
   return expertBytes / (numRanks * fitProportional(samples, name));
 }
 
-/** The median of a non-empty list (mean of the middle two for even lengths). */
-export function median(values: ReadonlyArray<number>): number {
-  if (values.length === 0) throw invalidValue('values', 'non-empty array', values);
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 import { calibrate, evenRows, groupPlacement, packedExpertBytes, type CalibrationShape } from '../../../src/balance/prophet/calibrate.js';
-import { a2aCurve, fitLatencyBandwidth, fitProportional, median, perTargetBandwidth } from '../../../src/balance/prophet/calibration-fit.js';
+import { a2aCurve, fitLatencyBandwidth, fitProportional, perTargetBandwidth } from '../../../src/balance/prophet/calibration-fit.js';
 import { DEFAULT_HARDWARE_PROFILE, transferSeconds, validateProfile, type HardwareProfile } from '../../../src/balance/prophet/perfmodel.js';
 import { plan } from '../../../src/balance/prophet/planner.js';
 import { loadProfileFile, saveProfileFile } from '../../../src/balance/prophet/profile-file.js';
@@ -67,9 +67,7 @@ describe('fits against synthetic data with known parameters', () => {
     expect(perTargetBandwidth(samples, size, d) / b).toBeCloseTo(1, 12);
   });
 
-  test('median, evenRows, groupPlacement and packedExpertBytes', () => {
-    expect(median([3, 1, 2])).toBe(2);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
+  test('evenRows, groupPlacement and packedExpertBytes', () => {
     expect(Array.from(evenRows(10, 4))).toEqual([3, 3, 2, 2]);
     expect(groupPlacement(4, 8, 3).replicas).toEqual([[1, 2], [], [], [], [], [], [], []]);
     // w1 [d, h] + b1 [h] + w2 [h, d] + b2 [d], fp32; gated doubles w1 and b1.
