@@ -4,7 +4,7 @@
  * I/O side (clock, native work, progress on stderr); the fits are pure (`calibration-fit.ts`)
  * and the model stays pure (`perfmodel.ts`).
  *
- * What is measured, every rank at once on its own stream (as in training):
+ * What is measured (each rank on its own stream):
  *  - A2A: an all-to-all-v where one rank receives `bytes` from the other ranks (no own block, no
  *    other receiver: Eq. 1 prices receivers independently), over a range of sizes → the
  *    bandwidth curve (x = R_i · size(input)).
@@ -19,10 +19,10 @@
  *  - FNEC / BNEC: one block's attention + dense MLP forward / backward (as in `model.ts`).
  *
  * Statistic: each figure is the *minimum* over timed runs, each run averaging enough back-to-back
- * iterations to last a few ms (short runs, many of them: a run either catches the machine
- * quiet or not). On a shared machine interference only adds
- * time, so the minimum is the reproducible, undisturbed cost (the median drifts with the other
- * jobs' load); the error report (`bench/perfmodel.ts`) measures with the same statistic.
+ * iterations to last a few ms (short runs, many of them: a run either catches the machine quiet
+ * or not). On a shared machine interference only adds time, so the minimum is the reproducible,
+ * undisturbed cost (the median drifts with the other jobs' load); the error report
+ * (`bench/perfmodel.ts`) measures with the same statistic.
  */
 import { createLocalWorld } from '../../comm/local.js';
 import type { Communicator } from '../../comm/communicator.js';
