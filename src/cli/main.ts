@@ -5,12 +5,14 @@
  */
 import { Command } from 'commander';
 
+import { registerCalibrate } from './calibrate.js';
 import { registerLaunch } from './launch.js';
 import { registerTrain } from './train.js';
 
 const subcommands: readonly ((program: Command) => void)[] = [
   registerTrain,
   registerLaunch,
+  registerCalibrate,
 ];
 
 const program = new Command('prophet')

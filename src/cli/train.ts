@@ -5,10 +5,12 @@
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 
+import { loadProfileFile } from '../balance/prophet/profile-file.js';
 import { POLICIES, type PolicyName } from '../model/balance.js';
 import { runTraining, type StepProgress } from '../model/run.js';
 
-function integer(min: number) {
+/** A commander parser of integers >= `min` (shared by the subcommands). */
+export function integer(min: number) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
@@ -40,6 +42,7 @@ interface TrainFlags {
   capacity: 'dropless' | 'capacity';
   capacityFactor: number;
   policy: string;
+  profile?: string;
   trace?: string;
   timeline?: string;
   save?: string;
@@ -69,6 +72,7 @@ export function registerTrain(program: Command): void {
     .option('--capacity <mode>', "'dropless' or 'capacity'", 'dropless')
     .option('--capacity-factor <x>', 'capacity factor of --capacity capacity', number, 1.25)
     .option('--policy <name>', "balance policy: 'none' (plain expert parallelism), 'prophet' (Pro-Prophet planner), 'prophet-paper' (its Algorithm 1)", 'none')
+    .option('--profile <file>', 'hardware profile the policy plans with (from `prophet calibrate`); default: the released GPU constants')
     .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
     .option('--timeline <file.svg>', "the last step's timeline: an SVG Gantt chart and Chrome trace JSON beside it")
     .option('--save <file>', 'save a checkpoint at the end')
@@ -104,6 +108,7 @@ export function registerTrain(program: Command): void {
             lr: flags.lr,
             clip: flags.clip,
             policy: flags.policy as PolicyName,
+            ...(flags.profile === undefined ? {} : { profile: await loadProfileFile(flags.profile) }),
             config: {
               dModel: flags.dModel,
               hidden: flags.hidden,

@@ -6,7 +6,7 @@
  */
 import { checkChoice } from '../errors.js';
 import { emptyPlacement, rankLoads, type Placement } from '../balance/prophet/placement.js';
-import { perfModel, type PerfModel } from '../balance/prophet/perfmodel.js';
+import { perfModel, validateProfile, type HardwareProfile, type PerfModel } from '../balance/prophet/perfmodel.js';
 import { plan } from '../balance/prophet/planner.js';
 import type { CountMatrix } from '../balance/prophet/stats.js';
 import type { ModelConfig } from './config.js';
@@ -16,17 +16,24 @@ export const POLICIES: readonly PolicyName[] = ['none', 'prophet', 'prophet-pape
 
 export class BalancePlanner {
   readonly policy: PolicyName;
-  private readonly model: PerfModel;
+  /** The performance model plans are priced with (the profile plus the model's sizes). */
+  readonly model: PerfModel;
 
+  /**
+   * @param profile the hardware constants to plan with: a calibrated one (`calibrate()`, or
+   *   `loadProfileFile()` of a saved one) or, when absent, `DEFAULT_HARDWARE_PROFILE` (the
+   *   released code's GPU constants). Validated here; the sizes come from `config`.
+   */
   constructor(
     policy: PolicyName,
     readonly numRanks: number,
     config: ModelConfig,
+    profile?: HardwareProfile,
   ) {
     this.policy = checkChoice('policy', policy, POLICIES);
-    // The default hardware profile until calibration lands; the model's own sizes.
+    // The model's own sizes: activations of d fp32 values, experts of [w1 | b1 | w2 | b2].
     const h1 = config.moe.gated === true ? 2 * config.hidden : config.hidden;
-    this.model = perfModel(undefined, {
+    this.model = perfModel(profile === undefined ? undefined : validateProfile(profile), {
       dModel: config.dModel,
       dHidden: config.hidden,
       expertParamBytes: 4 * (config.dModel * h1 + h1 + config.hidden * config.dModel + config.dModel),

@@ -12,6 +12,7 @@ import { Rng } from './rng.js';
 import { TraceRecorder } from './trace.js';
 import { Timeline, toChromeTrace, toSvg, type TimelineSpan } from '../runtime/timeline.js';
 import { writeFileSync } from 'node:fs';
+import type { HardwareProfile } from '../balance/prophet/perfmodel.js';
 import { BalancePlanner, computedMaxOverMean, type PolicyName } from './balance.js';
 import { emptyPlacement, type Placement } from '../balance/prophet/placement.js';
 import { RankTrainer, type TrainOptions } from './trainer.js';
@@ -39,6 +40,9 @@ export interface RunOptions extends TrainOptions {
   /** Balance policy: 'none' (plain expert parallelism, default), 'prophet' (Pro-Prophet's
    * planner, improved search) or 'prophet-paper' (Algorithm 1 as published). */
   readonly policy?: PolicyName;
+  /** Hardware constants the policy plans with (a calibrated profile); default: the released
+   * code's GPU constants (`DEFAULT_HARDWARE_PROFILE`). */
+  readonly profile?: HardwareProfile;
 }
 
 export interface StepProgress {
@@ -83,7 +87,7 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
     const losses: number[] = [];
     const balanceSums = new Float64Array(config.numLayers);
     const tokensPerStep = trainers[0]!.batch * config.seqLen;
-    const planner = new BalancePlanner(options.policy ?? 'none', ranks, config);
+    const planner = new BalancePlanner(options.policy ?? 'none', ranks, config, options.profile);
     let placements: Placement[] = Array.from({ length: config.numLayers }, () => emptyPlacement(ranks, config.numExperts));
     let replicas = 0;
     const start = performance.now();

@@ -1,0 +1,51 @@
+/**
+ * `prophet calibrate`: measures a hardware profile of this machine's CPU backend for one model
+ * shape (`calibrate()`, progress on stderr) and saves it for `prophet train --profile`.
+ */
+import { Command } from 'commander';
+
+import { calibrate } from '../balance/prophet/calibrate.js';
+import { saveProfileFile } from '../balance/prophet/profile-file.js';
+import { integer } from './train.js';
+
+interface CalibrateFlags {
+  ranks: number;
+  experts: number;
+  dModel: number;
+  hidden: number;
+  heads: number;
+  batch: number;
+  seq: number;
+  out: string;
+  quick?: boolean;
+}
+
+export function registerCalibrate(program: Command): void {
+  program
+    .command('calibrate')
+    .description('measure a hardware profile (A2A, expert FFN, Trans/Agg, FNEC/BNEC) of W in-process ranks and save it as JSON')
+    .option('--ranks <W>', 'ranks (in-process)', integer(1), 2)
+    .option('--experts <E>', 'experts per MoE layer (a multiple of W)', integer(1), 4)
+    .option('--d-model <d>', 'model width', integer(1), 64)
+    .option('--hidden <h>', 'expert hidden width', integer(1), 128)
+    .option('--heads <n>', 'attention heads', integer(1), 4)
+    .option('--batch <B>', 'sequences per rank (for FNEC/BNEC)', integer(1), 4)
+    .option('--seq <S>', 'bytes per sequence', integer(1), 64)
+    .option('--out <file>', 'where to save the profile', 'profile.json')
+    .option('--quick', 'a few seconds: fewer sizes, shorter runs')
+    .action(async (flags: CalibrateFlags) => {
+      const shape = {
+        numRanks: flags.ranks,
+        dModel: flags.dModel,
+        hidden: flags.hidden,
+        numExperts: flags.experts,
+        numHeads: flags.heads,
+        mlpHidden: 2 * flags.dModel,
+        batchPerRank: flags.batch,
+        seqLen: flags.seq,
+      };
+      const result = await calibrate(shape, { quick: flags.quick === true });
+      await saveProfileFile(flags.out, result.profile);
+      console.error(`calibrate: profile saved to ${flags.out} (backward/forward measured ${result.backwardPerForward.toFixed(2)}; the model uses 2)`);
+    });
+}
