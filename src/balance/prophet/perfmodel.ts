@@ -319,6 +319,26 @@ export function receiverSeconds(model: PerfModel, intraTokens: number, interToke
   return tierCombine === 'max' ? Math.max(ti, to) : ti + to;
 }
 
+/**
+ * {@link receiverSeconds} for one model as a closure over its compiled curves: the same numbers
+ * without the per-call curve lookups, for the planner's inner loops.
+ */
+export function receiverPricer(model: PerfModel): (intraTokens: number, interTokens: number) => number {
+  const { intraNode, interNode, tierCombine } = model.profile;
+  const intra = compile(intraNode.a2a);
+  const inter = compile(interNode.a2a);
+  const { bytesPerToken } = model;
+  const seconds = (c: CompiledCurve, bytes: number): number => {
+    if (!(bytes > 0)) return 0;
+    const i = segmentOf(c, bytes);
+    const raw = bytes / curveBandwidth(c, bytes, i);
+    return i === 0 ? raw : Math.max(raw, c.maxSecondsBefore[i] ?? 0);
+  };
+  return tierCombine === 'max'
+    ? (intraTokens, interTokens) => Math.max(seconds(intra, intraTokens * bytesPerToken), seconds(inter, interTokens * bytesPerToken))
+    : (intraTokens, interTokens) => seconds(intra, intraTokens * bytesPerToken) + seconds(inter, interTokens * bytesPerToken);
+}
+
 /** T' of Eq. 6 / Eq. 8 as a number (the allocation-free core of {@link layerCost}). */
 export function layerSeconds(model: PerfModel, a2a: number, maxComputed: number, trans: number, agg: number): number {
   const { expertSecondsPerToken, fnecSeconds, bnecSeconds } = model.profile;

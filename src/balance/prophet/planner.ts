@@ -22,7 +22,7 @@
  * all-gathered counts. Ties always go to the lower index.
  */
 import { checkChoice, checkInteger, checkNumber, invalidType } from '../../errors.js';
-import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, validatePerfModel, type PerfModel } from './perfmodel.js';
+import { layerSeconds, paramBytesOf, sameNode, validatePerfModel, type PerfModel } from './perfmodel.js';
 import type { Placement } from './placement.js';
 import {
   applyReceivers,
@@ -248,14 +248,14 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
     const tMaxH = Math.max(maxOtherH, tReceiverH, homeH - c);
     // Transfer time never falls with more bytes, so once the home is not the slowest receiver
     // its time cannot matter to the global cost: price it only when it can.
-    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : receiverSeconds(model, tIntra, tInter);
+    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : state.recvTime(tIntra, tInter);
     const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), tMaxH, tTrans, tAgg);
     if (receivers.length === 0 && tCost < fallbackCost) {
       fallback = r;
       fallbackCost = tCost;
     }
     if (!takeAll && tCost > cost) continue;
-    if (tHomeRecv < 0) tHomeRecv = receiverSeconds(model, tIntra, tInter);
+    if (tHomeRecv < 0) tHomeRecv = state.recvTime(tIntra, tInter);
     const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
     if (!takeAll && !(tCost < cost || tLocal < local)) continue;
     receivers.push(r);

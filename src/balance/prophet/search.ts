@@ -4,7 +4,7 @@
  * move costs O(1) and pricing a move O(1) (after O(numRanks) bookkeeping per accepted move).
  * Internal to the planner; the state is owned by one search and never escapes it.
  */
-import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, type PerfModel } from './perfmodel.js';
+import { layerSeconds, paramBytesOf, receiverPricer, sameNode, type PerfModel } from './perfmodel.js';
 import { expertsPerRank, type Placement } from './placement.js';
 import type { CountMatrix } from './stats.js';
 
@@ -23,6 +23,8 @@ export interface SearchState {
   readonly interIn: Float64Array;
   /** A2A seconds of each receiver (receiverSeconds of intraIn/interIn). */
   readonly recvSeconds: Float64Array;
+  /** The model's receiverSeconds with its curves compiled: (intra slots, inter slots) → seconds. */
+  readonly recvTime: (intraTokens: number, interTokens: number) => number;
   /** Replica bytes per rank, and replicas per expert. */
   readonly memoryUsed: Float64Array;
   readonly replicaCount: Int32Array;
@@ -44,6 +46,7 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     intraIn: new Float64Array(numRanks),
     interIn: new Float64Array(numRanks),
     recvSeconds: new Float64Array(numRanks),
+    recvTime: receiverPricer(model),
     memoryUsed: new Float64Array(numRanks),
     replicaCount: new Int32Array(numExperts),
     trans: 0,
@@ -60,7 +63,7 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
       tierIn[home] = (tierIn[home] ?? 0) + c;
     }
   }
-  for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = receiverSeconds(model, state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
+  for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = state.recvTime(state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
   return state;
 }
 
@@ -99,7 +102,7 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
   state.computed[home] = (state.computed[home] ?? 0) - c;
   if (intra) state.intraIn[home] = (state.intraIn[home] ?? 0) - c;
   else state.interIn[home] = (state.interIn[home] ?? 0) - c;
-  if (refreshHome) state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  if (refreshHome) state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
   state.trans += sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
   state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + sign * 2 * paramBytesOf(model, e);
@@ -110,7 +113,7 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
 export function applyReceivers(state: SearchState, model: PerfModel, e: number, receivers: ReadonlyArray<number>): void {
   for (const r of receivers) toggleReplica(state, model, e, r, 1, false);
   const home = Math.floor(e / state.expertsPerRank);
-  state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
 }
 
 /** The indices of the `k` largest values (ties: lower index first), for O(1) "max excluding". */
@@ -164,7 +167,7 @@ function toggleCost(
   const lowerRecv = sign === 1 ? otherRecv : Math.max(otherRecv, state.recvSeconds[home] ?? 0);
   const lower = layerSeconds(model, lowerRecv, maxH, trans, agg);
   if (lower > bound) return lower;
-  const homeRecv = receiverSeconds(model, (state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
+  const homeRecv = state.recvTime((state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
   return layerSeconds(model, Math.max(otherRecv, homeRecv), maxH, trans, agg);
 }
 
@@ -210,7 +213,9 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
   let topRecv = topIndices(recvSeconds, 2);
   const critical = new Uint8Array(numRanks);
   const criticalRanks: number[] = [];
-  const allRanks = Array.from({ length: numRanks }, (_, r) => r);
+  const allRanks = Int32Array.from({ length: numRanks }, (_, r) => r);
+  // A snapshot of the critical ranks for one expert's scan (markCritical rewrites the list).
+  const criticalSnapshot = new Int32Array(numRanks);
   let exposed = markCritical(state, model, critical, criticalRanks);
   const pressure = (r: number) => rankPressure(model, computed[r] ?? 0, recvSeconds[r] ?? 0);
   for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
@@ -219,7 +224,8 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
       const home = Math.floor(e / state.expertsPerRank);
       // Unless the home is critical (adds) or Trans/Agg is exposed (any removal), only replicas
       // on critical ranks can be worth a move.
-      const ranks = critical[home] === 1 || exposed ? allRanks : [...criticalRanks];
+      criticalSnapshot.set(criticalRanks);
+      const ranks = critical[home] === 1 || exposed ? allRanks : criticalSnapshot.subarray(0, criticalRanks.length);
       for (const r of ranks) {
         if (r === home) continue;
         const hosted = hosts[e * numRanks + r] === 1;
@@ -259,7 +265,7 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     for (let r = 0; r < numRanks; r++) if (r !== home && hosts[e * numRanks + r] === 1) ids.push(e * numRanks + r);
   }
   const slots = (id: number) => counts[(id % numRanks) * numExperts + Math.floor(id / numRanks)] ?? 0;
-  const order = Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
+  const order = sortedBySlots(ids, slots, numRanks * numExperts);
   // Price the removals on scratch copies, then apply only the best prefix to the state.
   const computed = Float64Array.from(state.computed);
   const intraIn = Float64Array.from(state.intraIn);
@@ -295,7 +301,7 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     replicaCount[e] = (replicaCount[e] ?? 0) - 1;
     // Removal raises only the home's H and A2A time and lowers only r's H: keep maxima in O(1),
     // rescanning H only when r held its maximum.
-    maxRecv = Math.max(maxRecv, receiverSeconds(model, intraIn[home] ?? 0, interIn[home] ?? 0));
+    maxRecv = Math.max(maxRecv, state.recvTime(intraIn[home] ?? 0, interIn[home] ?? 0));
     if (replicaWasMax) {
       maxH = 0;
       for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
@@ -311,6 +317,23 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     toggleReplica(state, model, Math.floor(id / numRanks), id % numRanks, -1);
   }
   return stateCost(state, model);
+}
+
+/**
+ * `ids` (distinct, in [0, numIds)) by increasing `slots(id)`, ties by lower id. With integer slots
+ * the key `slots · numIds + id` is exact and sorts natively, without a comparator.
+ */
+function sortedBySlots(ids: ReadonlyArray<number>, slots: (id: number) => number, numIds: number): Int32Array {
+  const keys = new Float64Array(ids.length);
+  let exact = true;
+  for (let i = 0; i < ids.length && exact; i++) {
+    const id = ids[i] ?? 0;
+    const s = slots(id);
+    keys[i] = s * numIds + id;
+    exact = Number.isInteger(s) && s >= 0 && s * numIds + id < Number.MAX_SAFE_INTEGER;
+  }
+  if (exact) return Int32Array.from(keys.sort(), (k) => k % numIds);
+  return Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
 }
 
 export function placementOf(state: SearchState): Placement {
