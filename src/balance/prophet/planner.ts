@@ -32,6 +32,7 @@ import {
   initialState,
   placementOf,
   rankPressure,
+  refineByPairs,
   refineByToggles,
   stateCost,
   type SearchState,
@@ -67,7 +68,12 @@ interface Resolved {
   readonly memoryBudgetBytes: number;
   readonly patience: number;
   readonly allLocalStart: boolean;
+  /** Pair moves in the local search (refineByPairs): on for small layers, W·E ≤ SMALL_LAYER. */
+  readonly pairMoves: boolean;
 }
+
+/** Layers with numRanks × numExperts up to this get the all-local start and pair moves. */
+const SMALL_LAYER = 64;
 
 function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
@@ -82,9 +88,10 @@ function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   // Algorithm 1 has no patience: the paper variant runs until Eq. 7 or a repeat.
   const patience =
     options.patience === undefined ? (variant === 'paper' ? Infinity : Math.max(8, counts.numRanks)) : checkInteger('options.patience', options.patience, 1);
-  const allLocalStart = options.allLocalStart ?? counts.numRanks * counts.numExperts <= 64;
+  const small = counts.numRanks * counts.numExperts <= SMALL_LAYER;
+  const allLocalStart = options.allLocalStart ?? small;
   if (typeof allLocalStart !== 'boolean') throw invalidType('options.allLocalStart', 'boolean', allLocalStart);
-  return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart };
+  return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart, pairMoves: small };
 }
 
 /**
@@ -363,7 +370,10 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
   return polish(local, model, opts) < keptCost ? placementOf(local) : placementOf(kept);
 }
 
-/** Local search rounds (single moves, then prefix removal) until the cost stops falling. */
+/**
+ * Local search rounds (single moves, then prefix removal) until the cost stops falling; on small
+ * layers pair moves (swaps) follow.
+ */
 function polish(state: SearchState, model: PerfModel, opts: Resolved): number {
   let cost = stateCost(state, model);
   for (let round = 0; round < 2; round++) {
@@ -371,7 +381,7 @@ function polish(state: SearchState, model: PerfModel, opts: Resolved): number {
     if (!(refined < cost)) break;
     cost = refined;
   }
-  return cost;
+  return opts.pairMoves ? refineByPairs(state, model, opts.memoryBudgetBytes) : cost;
 }
 
 /** Every rank hosting every expert it has slots for, as memory allows (experts, then ranks, in order). */

@@ -320,6 +320,58 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
 }
 
 /**
+ * Pair moves for small layers: every pair of replica toggles (e, r), (f, q) over the candidate
+ * replicas (non-home ranks holding the expert's slots), a single toggle included as the pair of
+ * a candidate with itself. A pair is applied when the modelled cost falls (first improvement, in
+ * increasing candidate order: expert, then rank) and a pass repeats until none does, at most
+ * `maxPasses`. This takes swaps (a replica moved to another rank of the same expert, or one
+ * expert's replica traded for another's) that single moves cannot, since each half alone raises
+ * the cost. O(candidates² × numRanks) per pass: meant for layers with W·E ≤ 64. Adds respect the
+ * memory budget. Returns the final cost.
+ */
+export function refineByPairs(state: SearchState, model: PerfModel, budget: number, maxPasses = 4): number {
+  const { numRanks, numExperts, counts, hosts } = state;
+  const candidates: number[] = [];
+  for (let e = 0; e < numExperts; e++) {
+    const home = Math.floor(e / state.expertsPerRank);
+    for (let r = 0; r < numRanks; r++) if (r !== home && (counts[r * numExperts + e] ?? 0) > 0) candidates.push(e * numRanks + r);
+  }
+  // Toggles candidate `id`; false (and nothing changes) when an add has no memory room.
+  const toggle = (id: number): boolean => {
+    const e = Math.floor(id / numRanks);
+    const r = id % numRanks;
+    if (hosts[id] === 1) toggleReplica(state, model, e, r, -1);
+    else if (hasRoom(state, model, budget, e, r)) toggleReplica(state, model, e, r, 1);
+    else return false;
+    return true;
+  };
+  let current = stateCost(state, model);
+  for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
+    changed = false;
+    for (let i = 0; i < candidates.length; i++) {
+      for (let j = i; j < candidates.length; j++) {
+        const a = candidates[i] ?? 0;
+        const b = candidates[j] ?? 0;
+        if (!toggle(a)) break;
+        if (j !== i && !toggle(b)) {
+          toggle(a);
+          continue;
+        }
+        const cost = stateCost(state, model);
+        if (cost < current * (1 - 1e-12)) {
+          current = cost;
+          changed = true;
+          continue;
+        }
+        if (j !== i) toggle(b);
+        toggle(a);
+      }
+    }
+  }
+  return current;
+}
+
+/**
  * `ids` (distinct, in [0, numIds)) by increasing `slots(id)`, ties by lower id. With integer slots
  * the key `slots · numIds + id` is exact and sorts natively, without a comparator.
  */
