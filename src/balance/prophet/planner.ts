@@ -167,7 +167,9 @@ function receiverOrder(search: Search, e: number): Int32Array {
     for (let r = 0; r < numRanks; r++) max = Math.max(max, counts[r * numExperts + e] ?? 0);
     const keys = new Float64Array(numRanks);
     for (let r = 0; r < numRanks; r++) keys[r] = (max - (counts[r * numExperts + e] ?? 0)) * 2 * numRanks + far(r) * numRanks + r;
-    order = Int32Array.from(keys.sort(), (k) => k % numRanks);
+    keys.sort();
+    order = new Int32Array(numRanks);
+    for (let r = 0; r < numRanks; r++) order[r] = (keys[r] ?? 0) % numRanks;
   } else {
     order = Int32Array.from(
       Array.from({ length: numRanks }, (_, r) => r).sort(

@@ -139,7 +139,9 @@ function maxExcluding(values: Float64Array, top: ReadonlyArray<number>, a: numbe
 /**
  * Modelled cost after toggling replica (e, r) (`sign` 1 adds, -1 removes) without changing the
  * state: O(1) given the top-3 ranks by H and top-2 by A2A time. When a lower bound already exceeds
- * `bound`, the bound is returned instead (the move is rejected either way).
+ * `bound`, the bound is returned instead (the move is rejected either way); otherwise the cost is
+ * exact (the same arithmetic as {@link toggleReplica} then {@link stateCost}) and the home's new
+ * A2A seconds are written to `homeRecvOut[0]`.
  */
 function toggleCost(
   state: SearchState,
@@ -150,6 +152,7 @@ function toggleCost(
   topH: ReadonlyArray<number>,
   topRecv: ReadonlyArray<number>,
   bound: number,
+  homeRecvOut: Float64Array,
 ): number {
   const { numRanks, numExperts, counts, computed } = state;
   const home = Math.floor(e / state.expertsPerRank);
@@ -168,6 +171,7 @@ function toggleCost(
   const lower = layerSeconds(model, lowerRecv, maxH, trans, agg);
   if (lower > bound) return lower;
   const homeRecv = state.recvTime((state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
+  homeRecvOut[0] = homeRecv;
   return layerSeconds(model, Math.max(otherRecv, homeRecv), maxH, trans, agg);
 }
 
@@ -216,6 +220,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
   const allRanks = Int32Array.from({ length: numRanks }, (_, r) => r);
   // A snapshot of the critical ranks for one expert's scan (markCritical rewrites the list).
   const criticalSnapshot = new Int32Array(numRanks);
+  const homeRecvAfter = new Float64Array(1);
   let exposed = markCritical(state, model, critical, criticalRanks);
   const pressure = (r: number) => rankPressure(model, computed[r] ?? 0, recvSeconds[r] ?? 0);
   for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
@@ -233,18 +238,21 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
         if (!hosted && ((counts[r * numExperts + e] ?? 0) === 0 || !hasRoom(state, model, budget, e, r))) continue;
         const sign = hosted ? -1 : 1;
         const limit = current * (1 + 1e-12);
-        if (toggleCost(state, model, e, r, sign, topH, topRecv, limit) > limit) continue;
+        // Priced without touching the state; only an accepted move is applied.
+        const cost = toggleCost(state, model, e, r, sign, topH, topRecv, limit, homeRecvAfter);
+        if (cost > limit) continue;
+        const c = sign * (counts[r * numExperts + e] ?? 0);
         const before = pressure(r) ** 2 + pressure(home) ** 2;
-        toggleReplica(state, model, e, r, sign);
-        const after = pressure(r) ** 2 + pressure(home) ** 2;
-        const cost = stateCost(state, model);
-        if (cost < current * (1 - 1e-12) || (cost <= limit && after < before * (1 - 1e-9))) {
+        const after =
+          rankPressure(model, (computed[r] ?? 0) + c, recvSeconds[r] ?? 0) ** 2 + rankPressure(model, (computed[home] ?? 0) - c, homeRecvAfter[0] ?? 0) ** 2;
+        if (cost < current * (1 - 1e-12) || after < before * (1 - 1e-9)) {
+          toggleReplica(state, model, e, r, sign);
           current = Math.min(current, cost);
           topH = topIndices(computed, 3);
           topRecv = topIndices(recvSeconds, 2);
           exposed = markCritical(state, model, critical, criticalRanks);
           changed = true;
-        } else toggleReplica(state, model, e, r, -sign as 1 | -1);
+        }
       }
     }
   }
@@ -384,7 +392,12 @@ function sortedBySlots(ids: ReadonlyArray<number>, slots: (id: number) => number
     keys[i] = s * numIds + id;
     exact = Number.isInteger(s) && s >= 0 && s * numIds + id < Number.MAX_SAFE_INTEGER;
   }
-  if (exact) return Int32Array.from(keys.sort(), (k) => k % numIds);
+  if (exact) {
+    keys.sort();
+    const order = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) order[i] = (keys[i] ?? 0) % numIds;
+    return order;
+  }
   return Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
 }
 
