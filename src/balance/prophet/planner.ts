@@ -285,6 +285,7 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
 
 /** Eq. 7: max H − min H < α·I/E. */
 function balanced(state: SearchState, alpha: number, slots: number): boolean {
+  if (alpha === 0) return false;
   let max = -Infinity;
   let min = Infinity;
   for (const h of state.computed) {

@@ -217,7 +217,6 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
   let topRecv = topIndices(recvSeconds, 2);
   const critical = new Uint8Array(numRanks);
   const criticalRanks: number[] = [];
-  const allRanks = Int32Array.from({ length: numRanks }, (_, r) => r);
   // A snapshot of the critical ranks for one expert's scan (markCritical rewrites the list).
   const criticalSnapshot = new Int32Array(numRanks);
   const homeRecvAfter = new Float64Array(1);
@@ -229,9 +228,11 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
       const home = Math.floor(e / state.expertsPerRank);
       // Unless the home is critical (adds) or Trans/Agg is exposed (any removal), only replicas
       // on critical ranks can be worth a move.
-      criticalSnapshot.set(criticalRanks);
-      const ranks = critical[home] === 1 || exposed ? allRanks : criticalSnapshot.subarray(0, criticalRanks.length);
-      for (const r of ranks) {
+      const everyRank = critical[home] === 1 || exposed;
+      if (!everyRank) criticalSnapshot.set(criticalRanks);
+      const numCandidates = everyRank ? numRanks : criticalRanks.length;
+      for (let i = 0; i < numCandidates; i++) {
+        const r = everyRank ? i : (criticalSnapshot[i] ?? 0);
         if (r === home) continue;
         const hosted = hosts[e * numRanks + r] === 1;
         if (hosted ? critical[r] === 0 && !exposed : critical[home] === 0) continue;
