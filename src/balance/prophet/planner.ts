@@ -141,8 +141,7 @@ function pickExpert(search: Search, pressure: Float64Array, eligible: (e: number
     let best = -1;
     let bestRemote = -1;
     for (let e = rank * perRank; e < (rank + 1) * perRank; e++) {
-      let remote = 0;
-      for (let r = 0; r < numRanks; r++) if (hosts[e * numRanks + r] === 0) remote += counts[r * numExperts + e] ?? 0;
+      const remote = search.state.remoteSlots[e] ?? 0;
       if (remote > bestRemote && eligible(e)) {
         best = e;
         bestRemote = remote;
@@ -187,9 +186,10 @@ function canReceive(search: Search, e: number, r: number): boolean {
   return search.opts.memoryBudgetBytes === Infinity || hasRoom(search.state, search.model, search.opts.memoryBudgetBytes, e, r);
 }
 
-
-/** Whether expert e has a prophet receiver. */
+/** Whether expert e has a prophet receiver (O(1) without a memory budget, from the remote ranks). */
 function hasCandidate(search: Search, e: number): boolean {
+  if ((search.state.remoteRanks[e] ?? 0) === 0) return false;
+  if (search.opts.memoryBudgetBytes === Infinity) return true;
   for (let r = 0; r < search.state.numRanks; r++) if (canReceive(search, e, r)) return true;
   return false;
 }

@@ -28,6 +28,12 @@ export interface SearchState {
   /** Replica bytes per rank, and replicas per expert. */
   readonly memoryUsed: Float64Array;
   readonly replicaCount: Int32Array;
+  /**
+   * Per expert: the slots of ranks not hosting it (they travel to its home), and how many such
+   * ranks send it at least one slot (its possible receivers, memory aside).
+   */
+  readonly remoteSlots: Float64Array;
+  readonly remoteRanks: Int32Array;
   trans: number;
   agg: number;
 }
@@ -49,6 +55,8 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     recvTime: receiverPricer(model),
     memoryUsed: new Float64Array(numRanks),
     replicaCount: new Int32Array(numExperts),
+    remoteSlots: new Float64Array(numExperts),
+    remoteRanks: new Int32Array(numExperts),
     trans: 0,
     agg: 0,
   };
@@ -59,6 +67,8 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
       const c = state.counts[src * numExperts + e] ?? 0;
       state.computed[home] = (state.computed[home] ?? 0) + c;
       if (src === home) continue;
+      state.remoteSlots[e] = (state.remoteSlots[e] ?? 0) + c;
+      if (c > 0) state.remoteRanks[e] = (state.remoteRanks[e] ?? 0) + 1;
       const tierIn = sameNode(model.profile, src, home) ? state.intraIn : state.interIn;
       tierIn[home] = (tierIn[home] ?? 0) + c;
     }
@@ -107,6 +117,8 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
   state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + sign * 2 * paramBytesOf(model, e);
   state.replicaCount[e] = (state.replicaCount[e] ?? 0) + sign;
+  state.remoteSlots[e] = (state.remoteSlots[e] ?? 0) - c;
+  if (c !== 0) state.remoteRanks[e] = (state.remoteRanks[e] ?? 0) - sign;
 }
 
 /** Gives expert e to each of `receivers`. */
