@@ -321,22 +321,33 @@ export function receiverSeconds(model: PerfModel, intraTokens: number, interToke
 
 /**
  * {@link receiverSeconds} for one model as a closure over its compiled curves: the same numbers
- * without the per-call curve lookups, for the planner's inner loops.
+ * without the per-call curve lookups, for the planner's inner loops. Each tier remembers its last
+ * size and time: a planner step changes one tier of one receiver at a time, so the other tier's
+ * time (a power of the size) is reused rather than recomputed.
  */
 export function receiverPricer(model: PerfModel): (intraTokens: number, interTokens: number) => number {
   const { intraNode, interNode, tierCombine } = model.profile;
-  const intra = compile(intraNode.a2a);
-  const inter = compile(interNode.a2a);
+  const intraSeconds = tierPricer(compile(intraNode.a2a));
+  const interSeconds = tierPricer(compile(interNode.a2a));
   const { bytesPerToken } = model;
-  const seconds = (c: CompiledCurve, bytes: number): number => {
+  return tierCombine === 'max'
+    ? (intraTokens, interTokens) => Math.max(intraSeconds(intraTokens * bytesPerToken), interSeconds(interTokens * bytesPerToken))
+    : (intraTokens, interTokens) => intraSeconds(intraTokens * bytesPerToken) + interSeconds(interTokens * bytesPerToken);
+}
+
+/** {@link transferSeconds} over one compiled curve, with a one-entry memo (the last size). */
+function tierPricer(c: CompiledCurve): (bytes: number) => number {
+  let lastBytes = 0;
+  let lastSeconds = 0;
+  return (bytes) => {
+    if (bytes === lastBytes) return lastSeconds;
     if (!(bytes > 0)) return 0;
     const i = segmentOf(c, bytes);
     const raw = bytes / curveBandwidth(c, bytes, i);
-    return i === 0 ? raw : Math.max(raw, c.maxSecondsBefore[i] ?? 0);
+    lastBytes = bytes;
+    lastSeconds = i === 0 ? raw : Math.max(raw, c.maxSecondsBefore[i] ?? 0);
+    return lastSeconds;
   };
-  return tierCombine === 'max'
-    ? (intraTokens, interTokens) => Math.max(seconds(intra, intraTokens * bytesPerToken), seconds(inter, interTokens * bytesPerToken))
-    : (intraTokens, interTokens) => seconds(intra, intraTokens * bytesPerToken) + seconds(inter, interTokens * bytesPerToken);
 }
 
 /** T' of Eq. 6 / Eq. 8 as a number (the allocation-free core of {@link layerCost}). */
