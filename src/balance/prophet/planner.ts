@@ -255,6 +255,9 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
     const tInter = sameNodeAsHome ? inter : inter - c;
     const tReceiverH = Math.max(maxReceiverH, (computed[r] ?? 0) + c);
     const tMaxH = Math.max(maxOtherH, tReceiverH, homeH - c);
+    // A lower bound (the home's A2A time at most falls to the others' maximum) rejects a rank
+    // before its A2A time is priced, once the fallback no longer needs the exact cost.
+    if (!takeAll && receivers.length > 0 && layerSeconds(model, maxOtherRecv, tMaxH, tTrans, tAgg) > cost) continue;
     // Transfer time never falls with more bytes, so once the home is not the slowest receiver
     // its time cannot matter to the global cost: price it only when it can.
     let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : state.recvTime(tIntra, tInter);
