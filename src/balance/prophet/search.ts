@@ -128,23 +128,29 @@ export function applyReceivers(state: SearchState, model: PerfModel, e: number, 
   state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
 }
 
-/** The indices of the `k` largest values (ties: lower index first), for O(1) "max excluding". */
-function topIndices(values: Float64Array, k: number): number[] {
-  const top: number[] = [];
+/**
+ * Writes the indices of the `top.length` largest values into `top` (ties: lower index first; -1
+ * pads when there are fewer values), for O(1) "max excluding". Allocation-free insertion.
+ */
+function topIndices(values: Float64Array, top: Int32Array): Int32Array {
+  const k = top.length;
+  top.fill(-1);
   for (let i = 0; i < values.length; i++) {
     const v = values[i] ?? 0;
-    let at = top.length;
-    while (at > 0 && v > (values[top[at - 1] ?? 0] ?? 0)) at--;
-    if (at < k) {
-      top.splice(at, 0, i);
-      if (top.length > k) top.pop();
-    }
+    let at = k;
+    while (at > 0 && ((top[at - 1] ?? -1) < 0 || v > (values[top[at - 1] ?? 0] ?? 0))) at--;
+    if (at >= k) continue;
+    for (let j = k - 1; j > at; j--) top[j] = top[j - 1] ?? -1;
+    top[at] = i;
   }
   return top;
 }
 
-function maxExcluding(values: Float64Array, top: ReadonlyArray<number>, a: number, b: number): number {
-  for (const i of top) if (i !== a && i !== b) return values[i] ?? 0;
+function maxExcluding(values: Float64Array, top: Int32Array, a: number, b: number): number {
+  for (let j = 0; j < top.length; j++) {
+    const i = top[j] ?? -1;
+    if (i >= 0 && i !== a && i !== b) return values[i] ?? 0;
+  }
   return 0;
 }
 
@@ -161,8 +167,8 @@ function toggleCost(
   e: number,
   r: number,
   sign: 1 | -1,
-  topH: ReadonlyArray<number>,
-  topRecv: ReadonlyArray<number>,
+  topH: Int32Array,
+  topRecv: Int32Array,
   bound: number,
   homeRecvOut: Float64Array,
 ): number {
@@ -225,8 +231,8 @@ function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array
 export function refineByToggles(state: SearchState, model: PerfModel, budget: number, maxPasses = 2): number {
   const { numRanks, numExperts, counts, hosts, computed, recvSeconds } = state;
   let current = stateCost(state, model);
-  let topH = topIndices(computed, 3);
-  let topRecv = topIndices(recvSeconds, 2);
+  const topH = topIndices(computed, new Int32Array(3));
+  const topRecv = topIndices(recvSeconds, new Int32Array(2));
   const critical = new Uint8Array(numRanks);
   const criticalRanks: number[] = [];
   // A snapshot of the critical ranks for one expert's scan (markCritical rewrites the list).
@@ -261,8 +267,8 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
         if (cost < current * (1 - 1e-12) || after < before * (1 - 1e-9)) {
           toggleReplica(state, model, e, r, sign);
           current = Math.min(current, cost);
-          topH = topIndices(computed, 3);
-          topRecv = topIndices(recvSeconds, 2);
+          topIndices(computed, topH);
+          topIndices(recvSeconds, topRecv);
           exposed = markCritical(state, model, critical, criticalRanks);
           changed = true;
         }
