@@ -72,6 +72,12 @@ interface Resolved {
   readonly pairMoves: boolean;
 }
 
+/**
+ * Prophet's receiver walk ends after this many ranks in a row are priced and not taken (once one
+ * is taken): the ranks come by decreasing slots, so later ones relieve the home less.
+ */
+const WALK_MISSES = 8;
+
 /** Layers with numRanks × numExperts up to this get the all-local start and pair moves. */
 const SMALL_LAYER = 64;
 
@@ -216,7 +222,8 @@ function paperReceivers(search: Search, e: number): number[] {
  * home and the receivers alone. The local cost walks plateaus: while another rank sets a maximum,
  * relieving this home changes no global term, yet it is needed before any can. When no rank is
  * taken, the single rank with the lowest cost is, so the greedy sequence still moves (the best
- * prefix decides whether it is kept). Returns the step with the cost after it.
+ * prefix decides whether it is kept). Once a rank is taken, the walk ends after WALK_MISSES
+ * ranks in a row are not. Returns the step with the cost after it.
  */
 function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, takeAll: boolean): Step {
   const { state, model } = search;
@@ -243,9 +250,11 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
   const receivers: number[] = [];
   let fallback = -1;
   let fallbackCost = Infinity;
+  let misses = 0;
   for (let i = 0; i < ordered.length; i++) {
     const r = ordered[i] ?? 0;
     if (!takeAll && !canReceive(search, e, r)) continue;
+    if (!takeAll && receivers.length > 0 && ++misses > WALK_MISSES) break;
     const c = counts[r * numExperts + e] ?? 0;
     const sameNodeAsHome = sameNode(model.profile, home, r);
     const tier = sameNodeAsHome ? intraNode : interNode;
@@ -271,6 +280,7 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
     const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
     if (!takeAll && !(tCost < cost || tLocal < local)) continue;
     receivers.push(r);
+    misses = 0;
     cost = tCost;
     local = tLocal;
     trans = tTrans;
