@@ -127,6 +127,11 @@ interface Search {
   /** Scratch: the pressure of each rank, and the ranks already tried by pickExpert. */
   readonly pressure: Float64Array;
   readonly tried: Uint8Array;
+  /**
+   * Per expert, how many leading ranks of its receiver order already host it. The greedy steps
+   * only add replicas, so the walk can start there.
+   */
+  readonly hostedPrefix: Int32Array;
 }
 
 /**
@@ -183,6 +188,19 @@ function receiverOrder(search: Search, e: number): Int32Array {
     );
   }
   return (search.orders[e] = order);
+}
+
+/**
+ * Expert e's receiver order without its leading ranks that already host it (valid while replicas
+ * are only added, as in the greedy steps). Ranks without slots come last and end the walk.
+ */
+function unhostedOrder(search: Search, e: number): Int32Array {
+  const order = receiverOrder(search, e);
+  const { numRanks, hosts } = search.state;
+  let from = search.hostedPrefix[e] ?? 0;
+  while (from < order.length && hosts[e * numRanks + (order[from] ?? 0)] === 1) from++;
+  search.hostedPrefix[e] = from;
+  return order.subarray(from);
 }
 
 /** Whether rank r may receive expert e now: it lacks it, holds its slots and has room. */
@@ -253,6 +271,8 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
   let misses = 0;
   for (let i = 0; i < ordered.length; i++) {
     const r = ordered[i] ?? 0;
+    // Prophet orders ranks by decreasing slots: from the first without slots on, none can receive.
+    if (!takeAll && !((counts[r * numExperts + e] ?? 0) > 0)) break;
     if (!takeAll && !canReceive(search, e, r)) continue;
     if (!takeAll && receivers.length > 0 && ++misses > WALK_MISSES) break;
     const c = counts[r * numExperts + e] ?? 0;
@@ -332,7 +352,7 @@ function nextStep(search: Search, picked: Uint8Array): Step | null {
   let best: Step | null = null;
   for (let e = rank * state.expertsPerRank; e < (rank + 1) * state.expertsPerRank; e++) {
     if (e !== first && !hasCandidate(search, e)) continue;
-    const step = chooseReceivers(search, e, receiverOrder(search, e), false);
+    const step = chooseReceivers(search, e, unhostedOrder(search, e), false);
     if (best === null || step.cost < best.cost) best = step;
   }
   return best;
@@ -357,6 +377,7 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
     integerCounts: counts.data instanceof Int32Array || counts.data.every((v) => Number.isInteger(v) && v < 2 ** 31),
     pressure: new Float64Array(counts.numRanks),
     tried: new Uint8Array(counts.numRanks),
+    hostedPrefix: new Int32Array(counts.numExperts),
   };
   const slots = totalSlots(counts);
   const picked = new Uint8Array(counts.numExperts);
