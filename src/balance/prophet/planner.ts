@@ -232,6 +232,24 @@ function paperReceivers(search: Search, e: number): number[] {
   return others.filter((r) => !excluded.has(r) && hasRoom(state, model, opts.memoryBudgetBytes, e, r));
 }
 
+/** The largest H and A2A time over the ranks other than one home. */
+interface OtherMaxima {
+  readonly maxOtherH: number;
+  readonly maxOtherRecv: number;
+}
+
+/** {@link OtherMaxima} of `home`: one O(numRanks) scan, shared by the experts of one home. */
+function otherMaxima(state: SearchState, home: number): OtherMaxima {
+  let maxOtherH = 0;
+  let maxOtherRecv = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    if (r === home) continue;
+    maxOtherH = Math.max(maxOtherH, state.computed[r] ?? 0);
+    maxOtherRecv = Math.max(maxOtherRecv, state.recvSeconds[r] ?? 0);
+  }
+  return { maxOtherH, maxOtherRecv };
+}
+
 /**
  * Chooses which of `ordered` receive expert e (prophet: only those that {@link canReceive}), walking them in order with an O(1) incremental
  * cost (after one O(numRanks) scan: only the home's H and A2A time fall, only receivers' H rise).
@@ -243,18 +261,18 @@ function paperReceivers(search: Search, e: number): number[] {
  * prefix decides whether it is kept). Once a rank is taken, the walk ends after WALK_MISSES
  * ranks in a row are not. Returns the step with the cost after it.
  */
-function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, takeAll: boolean): Step {
+function chooseReceivers(
+  search: Search,
+  e: number,
+  ordered: ArrayLike<number>,
+  takeAll: boolean,
+  others: OtherMaxima = otherMaxima(search.state, Math.floor(e / search.state.expertsPerRank)),
+): Step {
   const { state, model } = search;
   const { numRanks, numExperts, counts, computed, recvSeconds } = state;
   const { intraNode, interNode } = model.profile;
   const home = Math.floor(e / state.expertsPerRank);
-  let maxOtherH = 0;
-  let maxOtherRecv = 0;
-  for (let r = 0; r < numRanks; r++) {
-    if (r === home) continue;
-    maxOtherH = Math.max(maxOtherH, computed[r] ?? 0);
-    maxOtherRecv = Math.max(maxOtherRecv, recvSeconds[r] ?? 0);
-  }
+  const { maxOtherH, maxOtherRecv } = others;
   const share = paramBytesOf(model, e) / numRanks;
   let homeShare = (state.replicaCount[e] ?? 0) === 0 ? 1 : 0;
   let { trans, agg } = state;
@@ -349,10 +367,11 @@ function nextStep(search: Search, picked: Uint8Array): Step | null {
   if (first < 0) return null;
   // Every eligible expert of that rank is tried; the one whose receivers cost least wins.
   const rank = Math.floor(first / state.expertsPerRank);
+  const others = otherMaxima(state, rank);
   let best: Step | null = null;
   for (let e = rank * state.expertsPerRank; e < (rank + 1) * state.expertsPerRank; e++) {
     if (e !== first && !hasCandidate(search, e)) continue;
-    const step = chooseReceivers(search, e, unhostedOrder(search, e), false);
+    const step = chooseReceivers(search, e, unhostedOrder(search, e), false, others);
     if (best === null || step.cost < best.cost) best = step;
   }
   return best;

@@ -203,7 +203,7 @@ export function rankPressure(model: PerfModel, computed: number, recvSeconds: nu
  * settle a tie: H ≥ (1 − slack)·max H or A2A time ≥ (1 − slack)·max A2A time. Returns whether any
  * Trans/Agg time is exposed (then every removal saves time and is worth pricing).
  */
-function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, list: number[], slack = 0.1): boolean {
+function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, list: number[], slack = 0.02): boolean {
   let maxH = 0;
   let maxRecv = 0;
   for (let r = 0; r < state.numRanks; r++) {
