@@ -308,6 +308,10 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
   let best = layerSeconds(model, maxRecv, maxH, trans, agg);
   let bestLength = 0;
   const { intraNode, interNode } = model.profile;
+  // Homes whose A2A time has risen but is not yet folded into maxRecv: it is priced only when a
+  // prefix could be the best, since maxRecv (a lower bound until then) already rules most out.
+  const stale = new Uint8Array(numRanks);
+  const staleHomes: number[] = [];
   for (let i = 0; i < order.length; i++) {
     const id = order[i] ?? 0;
     const e = Math.floor(id / numRanks);
@@ -328,11 +332,21 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     replicaCount[e] = (replicaCount[e] ?? 0) - 1;
     // Removal raises only the home's H and A2A time and lowers only r's H: keep maxima in O(1),
     // rescanning H only when r held its maximum.
-    maxRecv = Math.max(maxRecv, state.recvTime(intraIn[home] ?? 0, interIn[home] ?? 0));
+    if (stale[home] === 0) {
+      stale[home] = 1;
+      staleHomes.push(home);
+    }
     if (replicaWasMax) {
       maxH = 0;
       for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
     } else maxH = Math.max(maxH, computed[home] ?? 0);
+    // A2A times never fall here, so the cost with the stale maxRecv is a lower bound.
+    if (layerSeconds(model, maxRecv, maxH, trans, agg) > best) continue;
+    for (const q of staleHomes) {
+      maxRecv = Math.max(maxRecv, state.recvTime(intraIn[q] ?? 0, interIn[q] ?? 0));
+      stale[q] = 0;
+    }
+    staleHomes.length = 0;
     const cost = layerSeconds(model, maxRecv, maxH, trans, agg);
     if (cost <= best) {
       best = cost;
