@@ -34,6 +34,7 @@ import {
   rankPressure,
   refineByPairs,
   refineByToggles,
+  sortKeys,
   stateCost,
   type SearchState,
 } from './search.js';
@@ -177,7 +178,7 @@ function receiverOrder(search: Search, e: number): Int32Array {
     for (let r = 0; r < numRanks; r++) max = Math.max(max, counts[r * numExperts + e] ?? 0);
     const keys = new Float64Array(numRanks);
     for (let r = 0; r < numRanks; r++) keys[r] = (max - (counts[r * numExperts + e] ?? 0)) * 2 * numRanks + far(r) * numRanks + r;
-    keys.sort();
+    sortKeys(keys);
     order = new Int32Array(numRanks);
     for (let r = 0; r < numRanks; r++) order[r] = (keys[r] ?? 0) % numRanks;
   } else {

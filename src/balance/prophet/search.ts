@@ -413,6 +413,24 @@ export function refineByPairs(state: SearchState, model: PerfModel, budget: numb
 }
 
 /**
+ * Sorts distinct numeric keys ascending in place: insertion sort up to 64 keys (the native typed
+ * array sort has a fixed cost that dominates for the planner's short per-expert lists).
+ */
+export function sortKeys(keys: Float64Array): Float64Array {
+  if (keys.length > 64) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] ?? 0;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] ?? 0) > k) {
+      keys[j + 1] = keys[j] ?? 0;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+/**
  * `ids` (distinct, in [0, numIds)) by increasing `slots(id)`, ties by lower id. With integer slots
  * the key `slots · numIds + id` is exact and sorts natively, without a comparator.
  */
@@ -426,7 +444,7 @@ function sortedBySlots(ids: ReadonlyArray<number>, slots: (id: number) => number
     exact = Number.isInteger(s) && s >= 0 && s * numIds + id < Number.MAX_SAFE_INTEGER;
   }
   if (exact) {
-    keys.sort();
+    sortKeys(keys);
     const order = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) order[i] = (keys[i] ?? 0) % numIds;
     return order;
