@@ -58,7 +58,11 @@ export interface PlanOptions {
    * on when numRanks × numExperts ≤ 64 (its local search costs O(replicas × numRanks)).
    */
   readonly allLocalStart?: boolean;
-  /** Stop after this many steps without a new best cost. Default max(8, numRanks) (prophet), ∞ (paper). */
+  /**
+   * Stop after this many steps without a new best cost. Default ⌈max(16, numRanks / 2,
+   * numExperts / 4)⌉ (prophet): a plateau of tied homes needs up to one step per home, and half
+   * the ranks sufficed on every synthetic layer we tried; ∞ (paper).
+   */
   readonly patience?: number;
 }
 
@@ -94,7 +98,7 @@ function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   if (memoryBudgetBytes !== Infinity) checkNumber('options.memoryBudgetBytes', memoryBudgetBytes, 0);
   // Algorithm 1 has no patience: the paper variant runs until Eq. 7 or a repeat.
   const patience =
-    options.patience === undefined ? (variant === 'paper' ? Infinity : Math.max(8, counts.numRanks)) : checkInteger('options.patience', options.patience, 1);
+    options.patience === undefined ? (variant === 'paper' ? Infinity : Math.ceil(Math.max(16, counts.numRanks / 2, counts.numExperts / 4))) : checkInteger('options.patience', options.patience, 1);
   const small = counts.numRanks * counts.numExperts <= SMALL_LAYER;
   const allLocalStart = options.allLocalStart ?? small;
   if (typeof allLocalStart !== 'boolean') throw invalidType('options.allLocalStart', 'boolean', allLocalStart);
