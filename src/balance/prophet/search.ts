@@ -46,7 +46,7 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     numRanks,
     numExperts,
     expertsPerRank: perRank,
-    counts: Float64Array.from(counts.data),
+    counts: new Float64Array(counts.data),
     hosts: new Uint8Array(numExperts * numRanks),
     computed: new Float64Array(numRanks),
     intraIn: new Float64Array(numRanks),
@@ -294,10 +294,10 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
   const slots = (id: number) => counts[(id % numRanks) * numExperts + Math.floor(id / numRanks)] ?? 0;
   const order = sortedBySlots(ids, slots, numRanks * numExperts);
   // Price the removals on scratch copies, then apply only the best prefix to the state.
-  const computed = Float64Array.from(state.computed);
-  const intraIn = Float64Array.from(state.intraIn);
-  const interIn = Float64Array.from(state.interIn);
-  const replicaCount = Int32Array.from(state.replicaCount);
+  const computed = new Float64Array(state.computed);
+  const intraIn = new Float64Array(state.intraIn);
+  const interIn = new Float64Array(state.interIn);
+  const replicaCount = new Int32Array(state.replicaCount);
   let { trans, agg } = state;
   let maxH = 0;
   let maxRecv = 0;
