@@ -438,7 +438,11 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
 function polish(state: SearchState, model: PerfModel, opts: Resolved): number {
   let cost = stateCost(state, model);
   for (let round = 0; round < 2; round++) {
-    const refined = Math.min(refineByToggles(state, model, opts.memoryBudgetBytes), dropReplicaPrefix(state, model));
+    const before = state.numToggles;
+    const toggled = refineByToggles(state, model, opts.memoryBudgetBytes);
+    // After a round, an unchanged state has no better prefix to drop (the last drop kept the best).
+    if (round > 0 && state.numToggles === before) break;
+    const refined = Math.min(toggled, dropReplicaPrefix(state, model));
     if (!(refined < cost)) break;
     cost = refined;
   }

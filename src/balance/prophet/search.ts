@@ -34,6 +34,8 @@ export interface SearchState {
    */
   readonly remoteSlots: Float64Array;
   readonly remoteRanks: Int32Array;
+  /** Replica toggles applied so far (tells a caller whether a refinement changed anything). */
+  numToggles: number;
   trans: number;
   agg: number;
 }
@@ -57,6 +59,7 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     replicaCount: new Int32Array(numExperts),
     remoteSlots: new Float64Array(numExperts),
     remoteRanks: new Int32Array(numExperts),
+    numToggles: 0,
     trans: 0,
     agg: 0,
   };
@@ -117,6 +120,7 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
   state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + sign * 2 * paramBytesOf(model, e);
   state.replicaCount[e] = (state.replicaCount[e] ?? 0) + sign;
+  state.numToggles++;
   state.remoteSlots[e] = (state.remoteSlots[e] ?? 0) - c;
   if (c !== 0) state.remoteRanks[e] = (state.remoteRanks[e] ?? 0) - sign;
 }
