@@ -321,9 +321,9 @@ export function receiverSeconds(model: PerfModel, intraTokens: number, interToke
 
 /**
  * {@link receiverSeconds} for one model as a closure over its compiled curves: the same numbers
- * without the per-call curve lookups, for the planner's inner loops. Each tier remembers its last two
- * sizes and times: a planner step changes one tier of one receiver at a time, so the other tier's
- * time (a power of the size) is reused rather than recomputed.
+ * without the per-call curve lookups, for the planner's inner loops. Each tier remembers its last
+ * two sizes and times: a planner step changes one tier of one receiver at a time, so the other
+ * tier's time (a power of the size) is reused rather than recomputed.
  */
 export function receiverPricer(model: PerfModel): (intraTokens: number, interTokens: number) => number {
   const { intraNode, interNode, tierCombine } = model.profile;

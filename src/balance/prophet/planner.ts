@@ -16,7 +16,8 @@
  *   targets at their own bandwidth. Experts may be picked again; the search stops when no rank
  *   can be relieved, after `patience` steps without a new best, or by Eq. 7 with α (default 0:
  *   off). The kept prefix is then refined by local moves (search.ts), and on small layers a
- *   second start from "every slot local" competes with it.
+ *   second start from "every slot local" competes with it; there both end with pair moves
+ *   (swaps).
  *
  * Everything is a pure function of its arguments: every rank computes the same plan from the same
  * all-gathered counts. Ties always go to the lower index.
