@@ -147,14 +147,22 @@ interface Search {
  * time 3·FEC(H_r) + 4·A2A_r, so a rank that bottlenecks the A2A is relieved too). `onlyFirst`
  * looks at the most pressed rank only (Algorithm 1). Ties: lower rank, then lower expert.
  */
-function pickExpert(search: Search, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean): number {
-  const { numRanks, numExperts, expertsPerRank: perRank, counts, hosts } = search.state;
-  const tried = search.tried.fill(0);
+function pickExpert(search: Search, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean, firstRank = -1): number {
+  const { numRanks, expertsPerRank: perRank } = search.state;
+  const tried = search.tried;
   for (let n = 0; n < (onlyFirst ? 1 : numRanks); n++) {
     // The next rank by decreasing pressure, found by a scan: usually the first one has an expert.
-    let rank = -1;
-    for (let r = 0; r < numRanks; r++) if (tried[r] === 0 && (rank < 0 || (pressure[r] ?? 0) > (pressure[rank] ?? 0))) rank = r;
-    tried[rank] = 1;
+    // The first is the plain argmax, so `tried` is cleared only when a second is needed.
+    if (n === 1) {
+      tried.fill(0);
+      tried[firstRank] = 1;
+    }
+    let rank = n === 0 && firstRank >= 0 ? firstRank : -1;
+    if (rank < 0) {
+      for (let r = 0; r < numRanks; r++) if ((n === 0 || tried[r] === 0) && (rank < 0 || (pressure[r] ?? 0) > (pressure[rank] ?? 0))) rank = r;
+    }
+    if (n === 0) firstRank = rank;
+    else tried[rank] = 1;
     let best = -1;
     let bestRemote = -1;
     for (let e = rank * perRank; e < (rank + 1) * perRank; e++) {
@@ -368,8 +376,12 @@ function nextStep(search: Search, picked: Uint8Array): Step | null {
     if (e < 0 || picked[e] === 1) return null;
     return chooseReceivers(search, e, paperReceivers(search, e), true);
   }
-  for (let r = 0; r < state.numRanks; r++) pressure[r] = rankPressure(model, state.computed[r] ?? 0, state.recvSeconds[r] ?? 0);
-  const first = pickExpert(search, pressure, (x) => hasCandidate(search, x), false);
+  let mostPressed = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    pressure[r] = rankPressure(model, state.computed[r] ?? 0, state.recvSeconds[r] ?? 0);
+    if ((pressure[r] ?? 0) > (pressure[mostPressed] ?? 0)) mostPressed = r;
+  }
+  const first = pickExpert(search, pressure, (x) => hasCandidate(search, x), false, mostPressed);
   if (first < 0) return null;
   // Every eligible expert of that rank is tried; the one whose receivers cost least wins.
   const rank = Math.floor(first / state.expertsPerRank);
