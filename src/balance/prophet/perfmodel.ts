@@ -319,6 +319,45 @@ export function receiverSeconds(model: PerfModel, intraTokens: number, interToke
   return tierCombine === 'max' ? Math.max(ti, to) : ti + to;
 }
 
+/**
+ * {@link receiverSeconds} for one model as a closure over its compiled curves: the same numbers
+ * without the per-call curve lookups, for the planner's inner loops. Each tier remembers its last
+ * two sizes and times: a planner step changes one tier of one receiver at a time, so the other
+ * tier's time (a power of the size) is reused rather than recomputed.
+ */
+export function receiverPricer(model: PerfModel): (intraTokens: number, interTokens: number) => number {
+  const { intraNode, interNode, tierCombine } = model.profile;
+  const intraSeconds = tierPricer(compile(intraNode.a2a));
+  const interSeconds = tierPricer(compile(interNode.a2a));
+  const { bytesPerToken } = model;
+  return tierCombine === 'max'
+    ? (intraTokens, interTokens) => Math.max(intraSeconds(intraTokens * bytesPerToken), interSeconds(interTokens * bytesPerToken))
+    : (intraTokens, interTokens) => intraSeconds(intraTokens * bytesPerToken) + interSeconds(interTokens * bytesPerToken);
+}
+
+/**
+ * {@link transferSeconds} over one compiled curve, with a two-entry memo (the last two sizes): a
+ * walk over candidate receivers prices a trial size and then returns to the unchanged base size.
+ */
+function tierPricer(c: CompiledCurve): (bytes: number) => number {
+  let lastBytes = 0;
+  let lastSeconds = 0;
+  let olderBytes = 0;
+  let olderSeconds = 0;
+  return (bytes) => {
+    if (bytes === lastBytes) return lastSeconds;
+    if (bytes === olderBytes) return olderSeconds;
+    if (!(bytes > 0)) return 0;
+    const i = segmentOf(c, bytes);
+    const raw = bytes / curveBandwidth(c, bytes, i);
+    olderBytes = lastBytes;
+    olderSeconds = lastSeconds;
+    lastBytes = bytes;
+    lastSeconds = i === 0 ? raw : Math.max(raw, c.maxSecondsBefore[i] ?? 0);
+    return lastSeconds;
+  };
+}
+
 /** T' of Eq. 6 / Eq. 8 as a number (the allocation-free core of {@link layerCost}). */
 export function layerSeconds(model: PerfModel, a2a: number, maxComputed: number, trans: number, agg: number): number {
   const { expertSecondsPerToken, fnecSeconds, bnecSeconds } = model.profile;

@@ -16,13 +16,14 @@
  *   targets at their own bandwidth. Experts may be picked again; the search stops when no rank
  *   can be relieved, after `patience` steps without a new best, or by Eq. 7 with α (default 0:
  *   off). The kept prefix is then refined by local moves (search.ts), and on small layers a
- *   second start from "every slot local" competes with it.
+ *   second start from "every slot local" competes with it; there both end with pair moves
+ *   (swaps).
  *
  * Everything is a pure function of its arguments: every rank computes the same plan from the same
  * all-gathered counts. Ties always go to the lower index.
  */
 import { checkChoice, checkInteger, checkNumber, invalidType } from '../../errors.js';
-import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, validatePerfModel, type PerfModel } from './perfmodel.js';
+import { layerSeconds, paramBytesOf, sameNode, validatePerfModel, type PerfModel } from './perfmodel.js';
 import type { Placement } from './placement.js';
 import {
   applyReceivers,
@@ -32,7 +33,9 @@ import {
   initialState,
   placementOf,
   rankPressure,
+  refineByPairs,
   refineByToggles,
+  sortKeys,
   stateCost,
   type SearchState,
 } from './search.js';
@@ -56,7 +59,11 @@ export interface PlanOptions {
    * on when numRanks × numExperts ≤ 64 (its local search costs O(replicas × numRanks)).
    */
   readonly allLocalStart?: boolean;
-  /** Stop after this many steps without a new best cost. Default max(8, numRanks) (prophet), ∞ (paper). */
+  /**
+   * Stop after this many steps without a new best cost. Default ⌈max(16, numRanks / 2,
+   * numExperts / 4)⌉ (prophet): a plateau of tied homes needs up to one step per home, and half
+   * the ranks sufficed on every synthetic layer we tried; ∞ (paper).
+   */
   readonly patience?: number;
 }
 
@@ -67,7 +74,18 @@ interface Resolved {
   readonly memoryBudgetBytes: number;
   readonly patience: number;
   readonly allLocalStart: boolean;
+  /** Pair moves in the local search (refineByPairs): on for small layers, W·E ≤ SMALL_LAYER. */
+  readonly pairMoves: boolean;
 }
+
+/**
+ * Prophet's receiver walk ends after this many ranks in a row are priced and not taken (once one
+ * is taken): the ranks come by decreasing slots, so later ones relieve the home less.
+ */
+const WALK_MISSES = 8;
+
+/** Layers with numRanks × numExperts up to this get the all-local start and pair moves. */
+const SMALL_LAYER = 64;
 
 function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
@@ -81,10 +99,11 @@ function resolveOptions(options: PlanOptions, counts: CountMatrix): Resolved {
   if (memoryBudgetBytes !== Infinity) checkNumber('options.memoryBudgetBytes', memoryBudgetBytes, 0);
   // Algorithm 1 has no patience: the paper variant runs until Eq. 7 or a repeat.
   const patience =
-    options.patience === undefined ? (variant === 'paper' ? Infinity : Math.max(8, counts.numRanks)) : checkInteger('options.patience', options.patience, 1);
-  const allLocalStart = options.allLocalStart ?? counts.numRanks * counts.numExperts <= 64;
+    options.patience === undefined ? (variant === 'paper' ? Infinity : Math.ceil(Math.max(16, counts.numRanks / 2, counts.numExperts / 4))) : checkInteger('options.patience', options.patience, 1);
+  const small = counts.numRanks * counts.numExperts <= SMALL_LAYER;
+  const allLocalStart = options.allLocalStart ?? small;
   if (typeof allLocalStart !== 'boolean') throw invalidType('options.allLocalStart', 'boolean', allLocalStart);
-  return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart };
+  return { variant, alpha, excluded, memoryBudgetBytes, patience, allLocalStart, pairMoves: small };
 }
 
 /**
@@ -114,6 +133,11 @@ interface Search {
   /** Scratch: the pressure of each rank, and the ranks already tried by pickExpert. */
   readonly pressure: Float64Array;
   readonly tried: Uint8Array;
+  /**
+   * Per expert, how many leading ranks of its receiver order already host it. The greedy steps
+   * only add replicas, so the walk can start there.
+   */
+  readonly hostedPrefix: Int32Array;
 }
 
 /**
@@ -123,19 +147,26 @@ interface Search {
  * time 3·FEC(H_r) + 4·A2A_r, so a rank that bottlenecks the A2A is relieved too). `onlyFirst`
  * looks at the most pressed rank only (Algorithm 1). Ties: lower rank, then lower expert.
  */
-function pickExpert(search: Search, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean): number {
-  const { numRanks, numExperts, expertsPerRank: perRank, counts, hosts } = search.state;
-  const tried = search.tried.fill(0);
+function pickExpert(search: Search, pressure: Float64Array, eligible: (e: number) => boolean, onlyFirst: boolean, firstRank = -1): number {
+  const { numRanks, expertsPerRank: perRank } = search.state;
+  const tried = search.tried;
   for (let n = 0; n < (onlyFirst ? 1 : numRanks); n++) {
     // The next rank by decreasing pressure, found by a scan: usually the first one has an expert.
-    let rank = -1;
-    for (let r = 0; r < numRanks; r++) if (tried[r] === 0 && (rank < 0 || (pressure[r] ?? 0) > (pressure[rank] ?? 0))) rank = r;
-    tried[rank] = 1;
+    // The first is the plain argmax, so `tried` is cleared only when a second is needed.
+    if (n === 1) {
+      tried.fill(0);
+      tried[firstRank] = 1;
+    }
+    let rank = n === 0 && firstRank >= 0 ? firstRank : -1;
+    if (rank < 0) {
+      for (let r = 0; r < numRanks; r++) if ((n === 0 || tried[r] === 0) && (rank < 0 || (pressure[r] ?? 0) > (pressure[rank] ?? 0))) rank = r;
+    }
+    if (n === 0) firstRank = rank;
+    else tried[rank] = 1;
     let best = -1;
     let bestRemote = -1;
     for (let e = rank * perRank; e < (rank + 1) * perRank; e++) {
-      let remote = 0;
-      for (let r = 0; r < numRanks; r++) if (hosts[e * numRanks + r] === 0) remote += counts[r * numExperts + e] ?? 0;
+      const remote = search.state.remoteSlots[e] ?? 0;
       if (remote > bestRemote && eligible(e)) {
         best = e;
         bestRemote = remote;
@@ -160,7 +191,9 @@ function receiverOrder(search: Search, e: number): Int32Array {
     for (let r = 0; r < numRanks; r++) max = Math.max(max, counts[r * numExperts + e] ?? 0);
     const keys = new Float64Array(numRanks);
     for (let r = 0; r < numRanks; r++) keys[r] = (max - (counts[r * numExperts + e] ?? 0)) * 2 * numRanks + far(r) * numRanks + r;
-    order = Int32Array.from(keys.sort(), (k) => k % numRanks);
+    sortKeys(keys);
+    order = new Int32Array(numRanks);
+    for (let r = 0; r < numRanks; r++) order[r] = (keys[r] ?? 0) % numRanks;
   } else {
     order = Int32Array.from(
       Array.from({ length: numRanks }, (_, r) => r).sort(
@@ -171,6 +204,19 @@ function receiverOrder(search: Search, e: number): Int32Array {
   return (search.orders[e] = order);
 }
 
+/**
+ * Expert e's receiver order without its leading ranks that already host it (valid while replicas
+ * are only added, as in the greedy steps). Ranks without slots come last and end the walk.
+ */
+function unhostedOrder(search: Search, e: number): Int32Array {
+  const order = receiverOrder(search, e);
+  const { numRanks, hosts } = search.state;
+  let from = search.hostedPrefix[e] ?? 0;
+  while (from < order.length && hosts[e * numRanks + (order[from] ?? 0)] === 1) from++;
+  search.hostedPrefix[e] = from;
+  return order.subarray(from);
+}
+
 /** Whether rank r may receive expert e now: it lacks it, holds its slots and has room. */
 function canReceive(search: Search, e: number, r: number): boolean {
   const { numRanks, numExperts, counts, hosts } = search.state;
@@ -178,9 +224,10 @@ function canReceive(search: Search, e: number, r: number): boolean {
   return search.opts.memoryBudgetBytes === Infinity || hasRoom(search.state, search.model, search.opts.memoryBudgetBytes, e, r);
 }
 
-
-/** Whether expert e has a prophet receiver. */
+/** Whether expert e has a prophet receiver (O(1) without a memory budget, from the remote ranks). */
 function hasCandidate(search: Search, e: number): boolean {
+  if ((search.state.remoteRanks[e] ?? 0) === 0) return false;
+  if (search.opts.memoryBudgetBytes === Infinity) return true;
   for (let r = 0; r < search.state.numRanks; r++) if (canReceive(search, e, r)) return true;
   return false;
 }
@@ -199,6 +246,24 @@ function paperReceivers(search: Search, e: number): number[] {
   return others.filter((r) => !excluded.has(r) && hasRoom(state, model, opts.memoryBudgetBytes, e, r));
 }
 
+/** The largest H and A2A time over the ranks other than one home. */
+interface OtherMaxima {
+  readonly maxOtherH: number;
+  readonly maxOtherRecv: number;
+}
+
+/** {@link OtherMaxima} of `home`: one O(numRanks) scan, shared by the experts of one home. */
+function otherMaxima(state: SearchState, home: number): OtherMaxima {
+  let maxOtherH = 0;
+  let maxOtherRecv = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    if (r === home) continue;
+    maxOtherH = Math.max(maxOtherH, state.computed[r] ?? 0);
+    maxOtherRecv = Math.max(maxOtherRecv, state.recvSeconds[r] ?? 0);
+  }
+  return { maxOtherH, maxOtherRecv };
+}
+
 /**
  * Chooses which of `ordered` receive expert e (prophet: only those that {@link canReceive}), walking them in order with an O(1) incremental
  * cost (after one O(numRanks) scan: only the home's H and A2A time fall, only receivers' H rise).
@@ -207,20 +272,21 @@ function paperReceivers(search: Search, e: number): number[] {
  * home and the receivers alone. The local cost walks plateaus: while another rank sets a maximum,
  * relieving this home changes no global term, yet it is needed before any can. When no rank is
  * taken, the single rank with the lowest cost is, so the greedy sequence still moves (the best
- * prefix decides whether it is kept). Returns the step with the cost after it.
+ * prefix decides whether it is kept). Once a rank is taken, the walk ends after WALK_MISSES
+ * ranks in a row are not. Returns the step with the cost after it.
  */
-function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, takeAll: boolean): Step {
+function chooseReceivers(
+  search: Search,
+  e: number,
+  ordered: ArrayLike<number>,
+  takeAll: boolean,
+  others: OtherMaxima = otherMaxima(search.state, Math.floor(e / search.state.expertsPerRank)),
+): Step {
   const { state, model } = search;
   const { numRanks, numExperts, counts, computed, recvSeconds } = state;
   const { intraNode, interNode } = model.profile;
   const home = Math.floor(e / state.expertsPerRank);
-  let maxOtherH = 0;
-  let maxOtherRecv = 0;
-  for (let r = 0; r < numRanks; r++) {
-    if (r === home) continue;
-    maxOtherH = Math.max(maxOtherH, computed[r] ?? 0);
-    maxOtherRecv = Math.max(maxOtherRecv, recvSeconds[r] ?? 0);
-  }
+  const { maxOtherH, maxOtherRecv } = others;
   const share = paramBytesOf(model, e) / numRanks;
   let homeShare = (state.replicaCount[e] ?? 0) === 0 ? 1 : 0;
   let { trans, agg } = state;
@@ -234,9 +300,13 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
   const receivers: number[] = [];
   let fallback = -1;
   let fallbackCost = Infinity;
+  let misses = 0;
   for (let i = 0; i < ordered.length; i++) {
     const r = ordered[i] ?? 0;
+    // Prophet orders ranks by decreasing slots: from the first without slots on, none can receive.
+    if (!takeAll && !((counts[r * numExperts + e] ?? 0) > 0)) break;
     if (!takeAll && !canReceive(search, e, r)) continue;
+    if (!takeAll && receivers.length > 0 && ++misses > WALK_MISSES) break;
     const c = counts[r * numExperts + e] ?? 0;
     const sameNodeAsHome = sameNode(model.profile, home, r);
     const tier = sameNodeAsHome ? intraNode : interNode;
@@ -246,19 +316,23 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
     const tInter = sameNodeAsHome ? inter : inter - c;
     const tReceiverH = Math.max(maxReceiverH, (computed[r] ?? 0) + c);
     const tMaxH = Math.max(maxOtherH, tReceiverH, homeH - c);
+    // A lower bound (the home's A2A time at most falls to the others' maximum) rejects a rank
+    // before its A2A time is priced, once the fallback no longer needs the exact cost.
+    if (!takeAll && receivers.length > 0 && layerSeconds(model, maxOtherRecv, tMaxH, tTrans, tAgg) > cost) continue;
     // Transfer time never falls with more bytes, so once the home is not the slowest receiver
     // its time cannot matter to the global cost: price it only when it can.
-    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : receiverSeconds(model, tIntra, tInter);
+    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : state.recvTime(tIntra, tInter);
     const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), tMaxH, tTrans, tAgg);
     if (receivers.length === 0 && tCost < fallbackCost) {
       fallback = r;
       fallbackCost = tCost;
     }
     if (!takeAll && tCost > cost) continue;
-    if (tHomeRecv < 0) tHomeRecv = receiverSeconds(model, tIntra, tInter);
+    if (tHomeRecv < 0) tHomeRecv = state.recvTime(tIntra, tInter);
     const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
     if (!takeAll && !(tCost < cost || tLocal < local)) continue;
     receivers.push(r);
+    misses = 0;
     cost = tCost;
     local = tLocal;
     trans = tTrans;
@@ -276,6 +350,7 @@ function chooseReceivers(search: Search, e: number, ordered: ArrayLike<number>, 
 
 /** Eq. 7: max H − min H < α·I/E. */
 function balanced(state: SearchState, alpha: number, slots: number): boolean {
+  if (alpha === 0) return false;
   let max = -Infinity;
   let min = Infinity;
   for (const h of state.computed) {
@@ -301,15 +376,20 @@ function nextStep(search: Search, picked: Uint8Array): Step | null {
     if (e < 0 || picked[e] === 1) return null;
     return chooseReceivers(search, e, paperReceivers(search, e), true);
   }
-  for (let r = 0; r < state.numRanks; r++) pressure[r] = rankPressure(model, state.computed[r] ?? 0, state.recvSeconds[r] ?? 0);
-  const first = pickExpert(search, pressure, (x) => hasCandidate(search, x), false);
+  let mostPressed = 0;
+  for (let r = 0; r < state.numRanks; r++) {
+    pressure[r] = rankPressure(model, state.computed[r] ?? 0, state.recvSeconds[r] ?? 0);
+    if ((pressure[r] ?? 0) > (pressure[mostPressed] ?? 0)) mostPressed = r;
+  }
+  const first = pickExpert(search, pressure, (x) => hasCandidate(search, x), false, mostPressed);
   if (first < 0) return null;
   // Every eligible expert of that rank is tried; the one whose receivers cost least wins.
   const rank = Math.floor(first / state.expertsPerRank);
+  const others = otherMaxima(state, rank);
   let best: Step | null = null;
   for (let e = rank * state.expertsPerRank; e < (rank + 1) * state.expertsPerRank; e++) {
     if (e !== first && !hasCandidate(search, e)) continue;
-    const step = chooseReceivers(search, e, receiverOrder(search, e), false);
+    const step = chooseReceivers(search, e, unhostedOrder(search, e), false, others);
     if (best === null || step.cost < best.cost) best = step;
   }
   return best;
@@ -334,6 +414,7 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
     integerCounts: counts.data instanceof Int32Array || counts.data.every((v) => Number.isInteger(v) && v < 2 ** 31),
     pressure: new Float64Array(counts.numRanks),
     tried: new Uint8Array(counts.numRanks),
+    hostedPrefix: new Int32Array(counts.numExperts),
   };
   const slots = totalSlots(counts);
   const picked = new Uint8Array(counts.numExperts);
@@ -363,15 +444,22 @@ export function plan(counts: CountMatrix, model: PerfModel, options: PlanOptions
   return polish(local, model, opts) < keptCost ? placementOf(local) : placementOf(kept);
 }
 
-/** Local search rounds (single moves, then prefix removal) until the cost stops falling. */
+/**
+ * Local search rounds (single moves, then prefix removal) until the cost stops falling; on small
+ * layers pair moves (swaps) follow.
+ */
 function polish(state: SearchState, model: PerfModel, opts: Resolved): number {
   let cost = stateCost(state, model);
   for (let round = 0; round < 2; round++) {
-    const refined = Math.min(refineByToggles(state, model, opts.memoryBudgetBytes), dropReplicaPrefix(state, model));
+    const before = state.numToggles;
+    const toggled = refineByToggles(state, model, opts.memoryBudgetBytes);
+    // After a round, an unchanged state has no better prefix to drop (the last drop kept the best).
+    if (round > 0 && state.numToggles === before) break;
+    const refined = Math.min(toggled, dropReplicaPrefix(state, model));
     if (!(refined < cost)) break;
     cost = refined;
   }
-  return cost;
+  return opts.pairMoves ? refineByPairs(state, model, opts.memoryBudgetBytes) : cost;
 }
 
 /** Every rank hosting every expert it has slots for, as memory allows (experts, then ranks, in order). */

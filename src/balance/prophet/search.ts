@@ -4,7 +4,7 @@
  * move costs O(1) and pricing a move O(1) (after O(numRanks) bookkeeping per accepted move).
  * Internal to the planner; the state is owned by one search and never escapes it.
  */
-import { layerSeconds, paramBytesOf, receiverSeconds, sameNode, type PerfModel } from './perfmodel.js';
+import { layerSeconds, paramBytesOf, receiverPricer, sameNode, type PerfModel } from './perfmodel.js';
 import { expertsPerRank, type Placement } from './placement.js';
 import type { CountMatrix } from './stats.js';
 
@@ -23,9 +23,19 @@ export interface SearchState {
   readonly interIn: Float64Array;
   /** A2A seconds of each receiver (receiverSeconds of intraIn/interIn). */
   readonly recvSeconds: Float64Array;
+  /** The model's receiverSeconds with its curves compiled: (intra slots, inter slots) → seconds. */
+  readonly recvTime: (intraTokens: number, interTokens: number) => number;
   /** Replica bytes per rank, and replicas per expert. */
   readonly memoryUsed: Float64Array;
   readonly replicaCount: Int32Array;
+  /**
+   * Per expert: the slots of ranks not hosting it (they travel to its home), and how many such
+   * ranks send it at least one slot (its possible receivers, memory aside).
+   */
+  readonly remoteSlots: Float64Array;
+  readonly remoteRanks: Int32Array;
+  /** Replica toggles applied so far (tells a caller whether a refinement changed anything). */
+  numToggles: number;
   trans: number;
   agg: number;
 }
@@ -38,14 +48,18 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     numRanks,
     numExperts,
     expertsPerRank: perRank,
-    counts: Float64Array.from(counts.data),
+    counts: new Float64Array(counts.data),
     hosts: new Uint8Array(numExperts * numRanks),
     computed: new Float64Array(numRanks),
     intraIn: new Float64Array(numRanks),
     interIn: new Float64Array(numRanks),
     recvSeconds: new Float64Array(numRanks),
+    recvTime: receiverPricer(model),
     memoryUsed: new Float64Array(numRanks),
     replicaCount: new Int32Array(numExperts),
+    remoteSlots: new Float64Array(numExperts),
+    remoteRanks: new Int32Array(numExperts),
+    numToggles: 0,
     trans: 0,
     agg: 0,
   };
@@ -56,11 +70,13 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
       const c = state.counts[src * numExperts + e] ?? 0;
       state.computed[home] = (state.computed[home] ?? 0) + c;
       if (src === home) continue;
+      state.remoteSlots[e] = (state.remoteSlots[e] ?? 0) + c;
+      if (c > 0) state.remoteRanks[e] = (state.remoteRanks[e] ?? 0) + 1;
       const tierIn = sameNode(model.profile, src, home) ? state.intraIn : state.interIn;
       tierIn[home] = (tierIn[home] ?? 0) + c;
     }
   }
-  for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = receiverSeconds(model, state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
+  for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = state.recvTime(state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
   return state;
 }
 
@@ -99,44 +115,55 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
   state.computed[home] = (state.computed[home] ?? 0) - c;
   if (intra) state.intraIn[home] = (state.intraIn[home] ?? 0) - c;
   else state.interIn[home] = (state.interIn[home] ?? 0) - c;
-  if (refreshHome) state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  if (refreshHome) state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
   state.trans += sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
   state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   state.memoryUsed[r] = (state.memoryUsed[r] ?? 0) + sign * 2 * paramBytesOf(model, e);
   state.replicaCount[e] = (state.replicaCount[e] ?? 0) + sign;
+  state.numToggles++;
+  state.remoteSlots[e] = (state.remoteSlots[e] ?? 0) - c;
+  if (c !== 0) state.remoteRanks[e] = (state.remoteRanks[e] ?? 0) - sign;
 }
 
 /** Gives expert e to each of `receivers`. */
 export function applyReceivers(state: SearchState, model: PerfModel, e: number, receivers: ReadonlyArray<number>): void {
   for (const r of receivers) toggleReplica(state, model, e, r, 1, false);
   const home = Math.floor(e / state.expertsPerRank);
-  state.recvSeconds[home] = receiverSeconds(model, state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
 }
 
-/** The indices of the `k` largest values (ties: lower index first), for O(1) "max excluding". */
-function topIndices(values: Float64Array, k: number): number[] {
-  const top: number[] = [];
+/**
+ * Writes the indices of the `top.length` largest values into `top` (ties: lower index first; -1
+ * pads when there are fewer values), for O(1) "max excluding". Allocation-free insertion.
+ */
+function topIndices(values: Float64Array, top: Int32Array): Int32Array {
+  const k = top.length;
+  top.fill(-1);
   for (let i = 0; i < values.length; i++) {
     const v = values[i] ?? 0;
-    let at = top.length;
-    while (at > 0 && v > (values[top[at - 1] ?? 0] ?? 0)) at--;
-    if (at < k) {
-      top.splice(at, 0, i);
-      if (top.length > k) top.pop();
-    }
+    let at = k;
+    while (at > 0 && ((top[at - 1] ?? -1) < 0 || v > (values[top[at - 1] ?? 0] ?? 0))) at--;
+    if (at >= k) continue;
+    for (let j = k - 1; j > at; j--) top[j] = top[j - 1] ?? -1;
+    top[at] = i;
   }
   return top;
 }
 
-function maxExcluding(values: Float64Array, top: ReadonlyArray<number>, a: number, b: number): number {
-  for (const i of top) if (i !== a && i !== b) return values[i] ?? 0;
+function maxExcluding(values: Float64Array, top: Int32Array, a: number, b: number): number {
+  for (let j = 0; j < top.length; j++) {
+    const i = top[j] ?? -1;
+    if (i >= 0 && i !== a && i !== b) return values[i] ?? 0;
+  }
   return 0;
 }
 
 /**
  * Modelled cost after toggling replica (e, r) (`sign` 1 adds, -1 removes) without changing the
  * state: O(1) given the top-3 ranks by H and top-2 by A2A time. When a lower bound already exceeds
- * `bound`, the bound is returned instead (the move is rejected either way).
+ * `bound`, the bound is returned instead (the move is rejected either way); otherwise the cost is
+ * exact (the same arithmetic as {@link toggleReplica} then {@link stateCost}) and the home's new
+ * A2A seconds are written to `homeRecvOut[0]`.
  */
 function toggleCost(
   state: SearchState,
@@ -144,9 +171,10 @@ function toggleCost(
   e: number,
   r: number,
   sign: 1 | -1,
-  topH: ReadonlyArray<number>,
-  topRecv: ReadonlyArray<number>,
+  topH: Int32Array,
+  topRecv: Int32Array,
   bound: number,
+  homeRecvOut: Float64Array,
 ): number {
   const { numRanks, numExperts, counts, computed } = state;
   const home = Math.floor(e / state.expertsPerRank);
@@ -164,7 +192,8 @@ function toggleCost(
   const lowerRecv = sign === 1 ? otherRecv : Math.max(otherRecv, state.recvSeconds[home] ?? 0);
   const lower = layerSeconds(model, lowerRecv, maxH, trans, agg);
   if (lower > bound) return lower;
-  const homeRecv = receiverSeconds(model, (state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
+  const homeRecv = state.recvTime((state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
+  homeRecvOut[0] = homeRecv;
   return layerSeconds(model, Math.max(otherRecv, homeRecv), maxH, trans, agg);
 }
 
@@ -178,7 +207,7 @@ export function rankPressure(model: PerfModel, computed: number, recvSeconds: nu
  * settle a tie: H ≥ (1 − slack)·max H or A2A time ≥ (1 − slack)·max A2A time. Returns whether any
  * Trans/Agg time is exposed (then every removal saves time and is worth pricing).
  */
-function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, list: number[], slack = 0.1): boolean {
+function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array, list: number[], slack = 0.02): boolean {
   let maxH = 0;
   let maxRecv = 0;
   for (let r = 0; r < state.numRanks; r++) {
@@ -206,11 +235,13 @@ function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array
 export function refineByToggles(state: SearchState, model: PerfModel, budget: number, maxPasses = 2): number {
   const { numRanks, numExperts, counts, hosts, computed, recvSeconds } = state;
   let current = stateCost(state, model);
-  let topH = topIndices(computed, 3);
-  let topRecv = topIndices(recvSeconds, 2);
+  const topH = topIndices(computed, new Int32Array(3));
+  const topRecv = topIndices(recvSeconds, new Int32Array(2));
   const critical = new Uint8Array(numRanks);
   const criticalRanks: number[] = [];
-  const allRanks = Array.from({ length: numRanks }, (_, r) => r);
+  // A snapshot of the critical ranks for one expert's scan (markCritical rewrites the list).
+  const criticalSnapshot = new Int32Array(numRanks);
+  const homeRecvAfter = new Float64Array(1);
   let exposed = markCritical(state, model, critical, criticalRanks);
   const pressure = (r: number) => rankPressure(model, computed[r] ?? 0, recvSeconds[r] ?? 0);
   for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
@@ -219,26 +250,32 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
       const home = Math.floor(e / state.expertsPerRank);
       // Unless the home is critical (adds) or Trans/Agg is exposed (any removal), only replicas
       // on critical ranks can be worth a move.
-      const ranks = critical[home] === 1 || exposed ? allRanks : [...criticalRanks];
-      for (const r of ranks) {
+      const everyRank = critical[home] === 1 || exposed;
+      if (!everyRank) criticalSnapshot.set(criticalRanks);
+      const numCandidates = everyRank ? numRanks : criticalRanks.length;
+      for (let i = 0; i < numCandidates; i++) {
+        const r = everyRank ? i : (criticalSnapshot[i] ?? 0);
         if (r === home) continue;
         const hosted = hosts[e * numRanks + r] === 1;
         if (hosted ? critical[r] === 0 && !exposed : critical[home] === 0) continue;
         if (!hosted && ((counts[r * numExperts + e] ?? 0) === 0 || !hasRoom(state, model, budget, e, r))) continue;
         const sign = hosted ? -1 : 1;
         const limit = current * (1 + 1e-12);
-        if (toggleCost(state, model, e, r, sign, topH, topRecv, limit) > limit) continue;
+        // Priced without touching the state; only an accepted move is applied.
+        const cost = toggleCost(state, model, e, r, sign, topH, topRecv, limit, homeRecvAfter);
+        if (cost > limit) continue;
+        const c = sign * (counts[r * numExperts + e] ?? 0);
         const before = pressure(r) ** 2 + pressure(home) ** 2;
-        toggleReplica(state, model, e, r, sign);
-        const after = pressure(r) ** 2 + pressure(home) ** 2;
-        const cost = stateCost(state, model);
-        if (cost < current * (1 - 1e-12) || (cost <= limit && after < before * (1 - 1e-9))) {
+        const after =
+          rankPressure(model, (computed[r] ?? 0) + c, recvSeconds[r] ?? 0) ** 2 + rankPressure(model, (computed[home] ?? 0) - c, homeRecvAfter[0] ?? 0) ** 2;
+        if (cost < current * (1 - 1e-12) || after < before * (1 - 1e-9)) {
+          toggleReplica(state, model, e, r, sign);
           current = Math.min(current, cost);
-          topH = topIndices(computed, 3);
-          topRecv = topIndices(recvSeconds, 2);
+          topIndices(computed, topH);
+          topIndices(recvSeconds, topRecv);
           exposed = markCritical(state, model, critical, criticalRanks);
           changed = true;
-        } else toggleReplica(state, model, e, r, -sign as 1 | -1);
+        }
       }
     }
   }
@@ -259,12 +296,12 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     for (let r = 0; r < numRanks; r++) if (r !== home && hosts[e * numRanks + r] === 1) ids.push(e * numRanks + r);
   }
   const slots = (id: number) => counts[(id % numRanks) * numExperts + Math.floor(id / numRanks)] ?? 0;
-  const order = Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
+  const order = sortedBySlots(ids, slots, numRanks * numExperts);
   // Price the removals on scratch copies, then apply only the best prefix to the state.
-  const computed = Float64Array.from(state.computed);
-  const intraIn = Float64Array.from(state.intraIn);
-  const interIn = Float64Array.from(state.interIn);
-  const replicaCount = Int32Array.from(state.replicaCount);
+  const computed = new Float64Array(state.computed);
+  const intraIn = new Float64Array(state.intraIn);
+  const interIn = new Float64Array(state.interIn);
+  const replicaCount = new Int32Array(state.replicaCount);
   let { trans, agg } = state;
   let maxH = 0;
   let maxRecv = 0;
@@ -275,6 +312,10 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
   let best = layerSeconds(model, maxRecv, maxH, trans, agg);
   let bestLength = 0;
   const { intraNode, interNode } = model.profile;
+  // Homes whose A2A time has risen but is not yet folded into maxRecv: it is priced only when a
+  // prefix could be the best, since maxRecv (a lower bound until then) already rules most out.
+  const stale = new Uint8Array(numRanks);
+  const staleHomes: number[] = [];
   for (let i = 0; i < order.length; i++) {
     const id = order[i] ?? 0;
     const e = Math.floor(id / numRanks);
@@ -295,11 +336,21 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     replicaCount[e] = (replicaCount[e] ?? 0) - 1;
     // Removal raises only the home's H and A2A time and lowers only r's H: keep maxima in O(1),
     // rescanning H only when r held its maximum.
-    maxRecv = Math.max(maxRecv, receiverSeconds(model, intraIn[home] ?? 0, interIn[home] ?? 0));
+    if (stale[home] === 0) {
+      stale[home] = 1;
+      staleHomes.push(home);
+    }
     if (replicaWasMax) {
       maxH = 0;
       for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
     } else maxH = Math.max(maxH, computed[home] ?? 0);
+    // A2A times never fall here, so the cost with the stale maxRecv is a lower bound.
+    if (layerSeconds(model, maxRecv, maxH, trans, agg) > best) continue;
+    for (const q of staleHomes) {
+      maxRecv = Math.max(maxRecv, state.recvTime(intraIn[q] ?? 0, interIn[q] ?? 0));
+      stale[q] = 0;
+    }
+    staleHomes.length = 0;
     const cost = layerSeconds(model, maxRecv, maxH, trans, agg);
     if (cost <= best) {
       best = cost;
@@ -311,6 +362,98 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     toggleReplica(state, model, Math.floor(id / numRanks), id % numRanks, -1);
   }
   return stateCost(state, model);
+}
+
+/**
+ * Pair moves for small layers: every pair of replica toggles (e, r), (f, q) over the candidate
+ * replicas (non-home ranks holding the expert's slots), a single toggle included as the pair of
+ * a candidate with itself. A pair is applied when the modelled cost falls (first improvement, in
+ * increasing candidate order: expert, then rank) and a pass repeats until none does, at most
+ * `maxPasses`. This takes swaps (a replica moved to another rank of the same expert, or one
+ * expert's replica traded for another's) that single moves cannot, since each half alone raises
+ * the cost. O(candidates² × numRanks) per pass: meant for layers with W·E ≤ 64. Adds respect the
+ * memory budget. Returns the final cost.
+ */
+export function refineByPairs(state: SearchState, model: PerfModel, budget: number, maxPasses = 4): number {
+  const { numRanks, numExperts, counts, hosts } = state;
+  const candidates: number[] = [];
+  for (let e = 0; e < numExperts; e++) {
+    const home = Math.floor(e / state.expertsPerRank);
+    for (let r = 0; r < numRanks; r++) if (r !== home && (counts[r * numExperts + e] ?? 0) > 0) candidates.push(e * numRanks + r);
+  }
+  // Toggles candidate `id`; false (and nothing changes) when an add has no memory room.
+  const toggle = (id: number): boolean => {
+    const e = Math.floor(id / numRanks);
+    const r = id % numRanks;
+    if (hosts[id] === 1) toggleReplica(state, model, e, r, -1);
+    else if (hasRoom(state, model, budget, e, r)) toggleReplica(state, model, e, r, 1);
+    else return false;
+    return true;
+  };
+  let current = stateCost(state, model);
+  for (let pass = 0, changed = true; changed && pass < maxPasses; pass++) {
+    changed = false;
+    for (let i = 0; i < candidates.length; i++) {
+      for (let j = i; j < candidates.length; j++) {
+        const a = candidates[i] ?? 0;
+        const b = candidates[j] ?? 0;
+        if (!toggle(a)) break;
+        if (j !== i && !toggle(b)) {
+          toggle(a);
+          continue;
+        }
+        const cost = stateCost(state, model);
+        if (cost < current * (1 - 1e-12)) {
+          current = cost;
+          changed = true;
+          continue;
+        }
+        if (j !== i) toggle(b);
+        toggle(a);
+      }
+    }
+  }
+  return current;
+}
+
+/**
+ * Sorts distinct numeric keys ascending in place: insertion sort up to 64 keys (the native typed
+ * array sort has a fixed cost that dominates for the planner's short per-expert lists).
+ */
+export function sortKeys(keys: Float64Array): Float64Array {
+  if (keys.length > 64) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] ?? 0;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] ?? 0) > k) {
+      keys[j + 1] = keys[j] ?? 0;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+/**
+ * `ids` (distinct, in [0, numIds)) by increasing `slots(id)`, ties by lower id. With integer slots
+ * the key `slots · numIds + id` is exact and sorts natively, without a comparator.
+ */
+function sortedBySlots(ids: ReadonlyArray<number>, slots: (id: number) => number, numIds: number): Int32Array {
+  const keys = new Float64Array(ids.length);
+  let exact = true;
+  for (let i = 0; i < ids.length && exact; i++) {
+    const id = ids[i] ?? 0;
+    const s = slots(id);
+    keys[i] = s * numIds + id;
+    exact = Number.isInteger(s) && s >= 0 && s * numIds + id < Number.MAX_SAFE_INTEGER;
+  }
+  if (exact) {
+    sortKeys(keys);
+    const order = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) order[i] = (keys[i] ?? 0) % numIds;
+    return order;
+  }
+  return Int32Array.from(ids).sort((a, b) => slots(a) - slots(b) || a - b);
 }
 
 export function placementOf(state: SearchState): Placement {

@@ -7,6 +7,8 @@ import {
   evaluatePlacement,
   loadProfile,
   perfModel,
+  receiverPricer,
+  receiverSeconds,
   releasedCodeProfile,
   saveProfile,
   transferSeconds,
@@ -103,6 +105,18 @@ describe('link tiers', () => {
   test('a receiver takes the max (or sum) of its per-tier times', () => {
     expect(evaluatePlacement(counts, emptyPlacement(4, 4), model('max')).a2a).toBe(6); // max(2/1, 3/0.5)
     expect(evaluatePlacement(counts, emptyPlacement(4, 4), model('sum')).a2a).toBe(8); // 2/1 + 3/0.5
+  });
+
+  test('the planner\'s receiverPricer gives exactly receiverSeconds, its memo included', () => {
+    // The default profile has two curved tiers; sizes repeat and alternate to exercise the memo.
+    for (const tierCombine of ['max', 'sum'] as const) {
+      const m = perfModel({ ...DEFAULT_HARDWARE_PROFILE, tierCombine });
+      const price = receiverPricer(m);
+      const sizes = [0, 1, 17, 40, 17, 40, 4096, 40, 0, 65536, 65536, 1, 300000, 17];
+      for (const intra of sizes) {
+        for (const inter of [...sizes].reverse()) expect(price(intra, inter)).toBe(receiverSeconds(m, intra, inter));
+      }
+    }
   });
 
   test('Trans/Agg priced per target: the home share and the intra replica at 1 B/s, the inter one at 0.25 B/s', () => {

@@ -75,7 +75,7 @@ describe('search quality against exhaustive search (same cost model)', () => {
       report.push(`W=${W} E=${E}: prophet worst ${(100 * worst).toFixed(2)}% mean ${((100 * sum) / 60).toFixed(2)}%, paper worst ${(100 * paperWorst).toFixed(1)}%`);
     }
     console.log(`gap to exhaustive optimum (60 seeds each):\n${report.join('\n')}`);
-    expect(worstGap).toBeLessThan(0.08);
+    expect(worstGap).toBeLessThanOrEqual(0.05);
   });
 
   test('the Fig. 6 example reaches the exhaustive optimum', () => {
