@@ -260,6 +260,24 @@ describe('sgemm', () => {
     checkAllPaths({ transA: false, transB: false, m: 20, n: 3300, k: 40, alpha: 1, beta: 1 }, 410);
   });
 
+  it('gives bitwise the same C on every run when threads split many rows', () => {
+    // m = 1000 gives each of two threads more than one mc block, k = 600 three kc slices, and
+    // n = 130 ends in a partial B panel; every C tile must sum the same slices in the same order.
+    TRANSPOSES.forEach(([transA, transB], index) => {
+      const c: Case = { transA, transB, m: 1000, n: 130, k: 600, alpha: -0.5, beta: 0.25 };
+      checkAllPaths(c, 440 + index);
+      const ops = makeOperands(c, 450 + index, 'random');
+      const run = (): Buffer => {
+        const out = clone(ops);
+        native.sgemm(transA, transB, c.m, c.n, c.k, c.alpha, out.a, out.lda, out.b, out.ldb, c.beta, out.c, out.ldc);
+        return Buffer.from(out.c.buffer, out.c.byteOffset, out.c.byteLength);
+      };
+      const first = run();
+      expect(first.equals(run())).toBe(true);
+      expect(first.equals(run())).toBe(true);
+    });
+  });
+
   it('reads a plain B in place for few rows (an expert with few tokens), across kc slices', () => {
     // Up to 32 rows per thread, a plain B is not packed; its last partial column panel is.
     TRANSPOSES.forEach(([transA, transB], index) => {
