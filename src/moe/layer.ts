@@ -105,8 +105,12 @@ export class MoELayer {
     return this.placementOf;
   }
 
-  /** Sets the placement of the next forward passes (validated; the same on every rank). */
+  /** Sets the placement of the next forward passes (validated; the same on every rank). Not
+   * between startTrans() and the forward it prepares: that Trans already moves parameters. */
   set placement(placement: Placement) {
+    if (this.pendingTrans !== null) {
+      throw invalidValue('placement', 'no change between startTrans() and forward()', 'a new placement');
+    }
     this.placementOf = validatePlacement(placement, 'placement', { numRanks: this.comm.size, numExperts: this.options.numExperts });
   }
 

@@ -187,6 +187,14 @@ describe('MoELayer', () => {
     );
     expect(() => new MoELayer(a!, { ...base, numExperts: 3, topK: 4 })).toThrow(RangeError);
     expect(() => new MoELayer({} as never, base)).toThrow(TypeError);
+    const [single] = createLocalWorld(1);
+    const layer = new MoELayer(single!, { ...base, numExperts: 2 });
+    layer.startTrans();
+    expect(() => (layer.placement = { numRanks: 1, numExperts: 2, replicas: [[], []] })).toThrow(
+      new RangeError('Expected no change between startTrans() and forward() for placement but received "a new placement" of type string'),
+    );
+    layer.dispose();
+    single!.dispose();
     for (const comm of [a, b, c]) comm!.dispose();
   });
 });
