@@ -227,20 +227,7 @@ prophet_status_t check_forward(const prophet_gating_params_t &p, prophet_buffer_
   if (p.num_experts * capacity_layout(p.num_experts, num_slots).num_segments >= INT32_MAX) {
     return fail(PROPHET_ERR_INVALID, name + ": num_experts * slot segments must be below 2^31 on CUDA");
   }
-  const struct {
-    const char *name;
-    prophet_buffer_t buffer;
-    int64_t count;
-  } buffers[] = {
-      {"logits", logits, num_logits},
-      {"expert_index", out.expert_index, num_slots},
-      {"weight", out.weight, num_slots},
-      {"position", out.position, num_slots},
-      {"counts_per_expert", out.counts_per_expert, p.num_experts},
-      {"num_dropped", out.num_dropped, 1},
-      {"probs", out.probs, num_logits},
-      {"logsumexp", out.logsumexp, p.num_tokens},
-  };
+  const auto buffers = checks::gating_forward_buffers(p, logits, out, num_logits, num_slots);
   for (const auto &b : buffers) PROPHET_RETURN_IF_FAILED(require_buffer(kName, b.name, b.buffer, b.count, 4));
   return PROPHET_OK;
 }

@@ -4,6 +4,7 @@
 // otherwise; the backends wrap the message in their own error reporting.
 #pragma once
 
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -51,6 +52,30 @@ inline std::string gating_params_error(const char *kernel, const prophet_gating_
     return name + ": T * E overflows";
   }
   return "";
+}
+
+// A buffer an entry needs and how many 4-byte elements it must hold.
+struct BufferNeed {
+  const char *name;
+  prophet_buffer_t buffer;
+  int64_t count;
+};
+
+// The buffers of gating forward, for counts from gating_params_error().
+inline std::array<BufferNeed, 8> gating_forward_buffers(const prophet_gating_params_t &p,
+                                                        prophet_buffer_t logits,
+                                                        const prophet_gating_outputs_t &out,
+                                                        int64_t num_logits, int64_t num_slots) {
+  return {{
+      {"logits", logits, num_logits},
+      {"expert_index", out.expert_index, num_slots},
+      {"weight", out.weight, num_slots},
+      {"position", out.position, num_slots},
+      {"counts_per_expert", out.counts_per_expert, p.num_experts},
+      {"num_dropped", out.num_dropped, 1},
+      {"probs", out.probs, num_logits},
+      {"logsumexp", out.logsumexp, p.num_tokens},
+  }};
 }
 
 // Shape sanity and overflow-free element counts of a permute entry.
