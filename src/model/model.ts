@@ -143,7 +143,9 @@ export class MoELanguageModel {
     // Step 1: Trans of every layer's placement on the transfer streams (block order), so that it
     // overlaps the embeddings and the blocks before each MoE layer; then the embeddings.
     for (const layer of this.moeLayers) layer.startTrans();
-    let x = embedding(idsT, this.tokenEmbedding.value, { positions: this.positionEmbedding.value, stream }).reshape([n, d]);
+    let x = traced(this.timelineOf, 'embed', 'compute', stream, () =>
+      embedding(idsT, this.tokenEmbedding.value, { positions: this.positionEmbedding.value, stream }).reshape([n, d]),
+    );
     // Step 2: the blocks.
     const blocks: BlockSaved[] = [];
     for (const [l, p] of this.blocks.entries()) {

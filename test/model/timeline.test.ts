@@ -15,7 +15,8 @@ const options: RunOptions = {
   batch: 8,
   seed: 5,
   policy: 'prophet',
-  config: { dModel: 64, hidden: 256, mlpHidden: 128, numHeads: 2, numLayers: 2, numExperts: 4, topK: 2, seqLen: 32, initSeed: 5 },
+  // Experts large enough (2 × 64 × 1024 floats each) that Trans visibly spans compute.
+  config: { dModel: 64, hidden: 1024, mlpHidden: 128, numHeads: 2, numLayers: 2, numExperts: 4, topK: 2, seqLen: 32, initSeed: 5 },
 };
 
 interface Span {
