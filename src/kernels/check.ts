@@ -15,6 +15,13 @@ export function checkTensor<D extends DType>(name: string, value: unknown, dtype
   return value as Tensor<D>;
 }
 
+/** `value` as an f32 Tensor (TypeError otherwise) of `rank` dimensions when given (RangeError). */
+export function checkF32(name: string, value: unknown, rank?: number): Tensor<'f32'> {
+  const tensor = checkTensor(name, value, 'f32');
+  if (rank !== undefined) checkRank(name, tensor, rank, `rank ${rank}`);
+  return tensor;
+}
+
 /** RangeError naming `name.shape` unless the tensor has `rank` dimensions. */
 export function checkRank(name: string, tensor: Tensor, rank: number, meaning: string): void {
   if (tensor.shape.length !== rank) throw invalidValue(`${name}.shape`, meaning, tensor.shape);
@@ -37,4 +44,16 @@ export function streamOn(device: Device, stream: Stream | undefined): Stream {
   if (!(stream instanceof Stream)) throw invalidType('options.stream', 'Stream', stream);
   if (stream.device !== device) throw invalidValue('options.stream', `a stream of ${device}`, String(stream.device));
   return stream;
+}
+
+/**
+ * Throws a RangeError naming the first output that shares memory with another tensor of the
+ * call: kernels read inputs while writing outputs, so aliasing would give garbage.
+ */
+export function checkNoAliasing(outputs: readonly (readonly [string, Tensor])[], inputs: readonly (readonly [string, Tensor])[]): void {
+  const all = [...outputs, ...inputs];
+  outputs.forEach(([name, tensor], i) => {
+    const other = all.find(([, t], j) => j !== i && t.storage === tensor.storage);
+    if (other !== undefined) throw invalidValue(name, `a tensor that shares no memory with ${other[0]}`, other[0]);
+  });
 }

@@ -15,7 +15,7 @@ import { addon } from '../native.js';
 import { guard } from '../runtime/guard.js';
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
-import { checkDevice, checkF32, checkNoAliasing, checkShapeEquals, resolveStream } from './check-dense.js';
+import { checkDevice, checkF32, checkNoAliasing, checkShapeEquals, streamOn } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -152,7 +152,7 @@ export function ffnForward(
 ): { y: Tensor<'f32'> } & FfnSaved {
   // Step 1: shapes and the stream.
   const dims = checkDims(x, rowsPerExpert, params, options);
-  const stream = resolveStream(options.stream, x.device);
+  const stream = streamOn(x.device, options.stream);
   const { numRows: n, dModel: d, hidden: h, hiddenIn: h1 } = dims;
   // Step 2: outputs.
   const y = outputTensor('options.out.y', options.out?.y, [n, d], x);
@@ -191,7 +191,7 @@ export function ffnBackward(
 ): { dx: Tensor<'f32'>; dpre: Tensor<'f32'> } {
   // Step 1: shapes and the stream.
   const dims = checkDims(x, rowsPerExpert, params, options);
-  const stream = resolveStream(options.stream, x.device);
+  const stream = streamOn(x.device, options.stream);
   const { numExperts: e, numRows: n, dModel: d, hidden: h, hiddenIn: h1 } = dims;
   checkShapeEquals('dy', checkF32('dy', dy, 2), [n, d]);
   if (saved === null || typeof saved !== 'object') throw invalidType('saved', 'FfnSaved object', saved);

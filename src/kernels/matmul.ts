@@ -8,7 +8,7 @@ import { addon } from '../native.js';
 import { guard } from '../runtime/guard.js';
 import type { Stream } from '../runtime/stream.js';
 import { Tensor } from '../runtime/tensor.js';
-import { checkDevice, checkF32, checkShapeEquals, resolveStream } from './check-dense.js';
+import { checkDevice, checkF32, checkShapeEquals, streamOn } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -61,7 +61,7 @@ export function matmul(a: Tensor<'f32'>, b: Tensor<'f32'>, options: MatmulOption
   const transB = checkBoolean('options.transB', options.transB ?? false);
   const alpha = checkNumber('options.alpha', options.alpha ?? 1);
   const beta = checkNumber('options.beta', options.beta ?? 0);
-  const stream = resolveStream(options.stream, a.device);
+  const stream = streamOn(a.device, options.stream);
   const [aRows = 0, aCols = 0] = a.shape;
   const [bRows = 0, bCols = 0] = b.shape;
   const [m, k] = transA ? [aCols, aRows] : [aRows, aCols];

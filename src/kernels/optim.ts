@@ -10,7 +10,7 @@ import { addon } from '../native.js';
 import { guard } from '../runtime/guard.js';
 import type { Stream } from '../runtime/stream.js';
 import { type StreamOption, Tensor } from '../runtime/tensor.js';
-import { checkDevice, checkF32, resolveStream } from './check-dense.js';
+import { checkDevice, checkF32, streamOn } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -42,7 +42,7 @@ export interface ParamGrad {
 export function fill(x: Tensor<'f32'>, value: number, options: StreamOption = {}): void {
   checkF32('x', x);
   checkNumber('value', value);
-  const stream = resolveStream(options.stream, x.device);
+  const stream = streamOn(x.device, options.stream);
   guard(() => addon().fill(x.storage, x.numel, value, stream.native));
 }
 
@@ -50,7 +50,7 @@ export function fill(x: Tensor<'f32'>, value: number, options: StreamOption = {}
 export function scale(x: Tensor<'f32'>, alpha: number, options: StreamOption = {}): void {
   checkF32('x', x);
   checkNumber('alpha', alpha);
-  const stream = resolveStream(options.stream, x.device);
+  const stream = streamOn(x.device, options.stream);
   guard(() => addon().scale(x.storage, x.numel, alpha, stream.native));
 }
 
@@ -61,7 +61,7 @@ export function axpy(alpha: number, x: Tensor<'f32'>, y: Tensor<'f32'>, options:
   checkF32('y', y);
   checkDevice('y', y, x.device);
   if (y.numel !== x.numel) throw invalidValue('y', `a tensor of ${x.numel} elements`, y.shape);
-  const stream = resolveStream(options.stream, x.device);
+  const stream = streamOn(x.device, options.stream);
   guard(() => addon().axpy(x.numel, alpha, x.storage, y.storage, stream.native));
 }
 
@@ -86,7 +86,7 @@ export function sumSquares(tensors: readonly Tensor<'f32'>[], out: Tensor<'f32'>
   const list = checkTensorList('tensors', tensors);
   checkF32('out', out);
   if (out.numel < 1) throw invalidValue('out', 'a tensor of at least 1 element', out.shape);
-  const stream = resolveStream(options.stream, out.device);
+  const stream = streamOn(out.device, options.stream);
   list.forEach((t, i) => checkDevice(`tensors[${i}]`, t, out.device));
   guard(() => addon().sumSquares(list.map((t) => t.storage), list.map((t) => t.numel), out.storage, stream.native));
 }
@@ -99,7 +99,7 @@ export function clipByNorm(tensors: readonly Tensor<'f32'>[], sumSq: Tensor<'f32
   const list = checkTensorList('tensors', tensors);
   checkF32('sumSq', sumSq);
   checkNumber('maxNorm', maxNorm, 0);
-  const stream = resolveStream(options.stream, sumSq.device);
+  const stream = streamOn(sumSq.device, options.stream);
   list.forEach((t, i) => checkDevice(`tensors[${i}]`, t, sumSq.device));
   guard(() => addon().clipByNorm(list.map((t) => t.storage), list.map((t) => t.numel), sumSq.storage, maxNorm, stream.native));
 }
@@ -114,7 +114,7 @@ export async function clipGradNorm(grads: readonly Tensor<'f32'>[], maxNorm: num
   checkNumber('maxNorm', maxNorm, 0);
   const device = list[0]?.device;
   if (device === undefined) return 0;
-  const stream = resolveStream(options.stream, device);
+  const stream = streamOn(device, options.stream);
   const sumSq = Tensor.empty([1], { device });
   try {
     sumSquares(list, sumSq, { stream });
@@ -193,7 +193,7 @@ export class Sgd {
       this.buffers = this.params.map(({ param }) => Tensor.empty(param.shape, { device: param.device }));
     }
     this.params.forEach(({ param, grad }, i) => {
-      const stream = resolveStream(options.stream, param.device);
+      const stream = streamOn(param.device, options.stream);
       const buffer = this.buffers?.[i]?.storage ?? null;
       guard(() =>
         addon().sgd(param.storage, grad.storage, buffer, param.numel, this.lr, this.momentum, this.dampening,
@@ -254,13 +254,13 @@ export class AdamW {
   step(options: StreamOption = {}): void {
     checkNumber('lr', this.lr, 0);
     this.states ??= this.params.map(({ param }) => ({
-      m: Tensor.zeros(param.shape, { device: param.device, stream: resolveStream(options.stream, param.device) }),
-      v: Tensor.zeros(param.shape, { device: param.device, stream: resolveStream(options.stream, param.device) }),
+      m: Tensor.zeros(param.shape, { device: param.device, stream: streamOn(param.device, options.stream) }),
+      v: Tensor.zeros(param.shape, { device: param.device, stream: streamOn(param.device, options.stream) }),
     }));
     const step = this.stepCount + 1;
     const states = this.states;
     this.params.forEach(({ param, grad }, i) => {
-      const stream: Stream = resolveStream(options.stream, param.device);
+      const stream: Stream = streamOn(param.device, options.stream);
       const state = states[i];
       if (state === undefined) return;
       guard(() =>
@@ -286,7 +286,7 @@ export class AdamW {
       throw invalidValue('states', `${this.params.length} {m, v} pairs`, states);
     }
     const loaded = this.params.map(({ param }, i) => {
-      const stream = resolveStream(options.stream, param.device);
+      const stream = streamOn(param.device, options.stream);
       const state = states[i]!;
       if (state.m.length !== param.numel || state.v.length !== param.numel) {
         throw invalidValue(`states[${i}]`, `m and v of ${param.numel} elements`, `${state.m.length} and ${state.v.length}`);

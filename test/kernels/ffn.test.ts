@@ -262,7 +262,7 @@ describe('ffn argument errors', () => {
 
   it('names a wrong x shape', () => {
     const bad = Tensor.zeros([3, 5]);
-    expect(() => ffnForward(bad, [2, 1], params)).toThrow(new RangeError('Expected shape [3, 4] for x but received [3, 5] of type array'));
+    expect(() => ffnForward(bad, [2, 1], params)).toThrow(new RangeError('Expected [3, 4] for x.shape but received [3, 5] of type array'));
   });
 
   it('names counts that do not add up to the rows of x', () => {
@@ -281,7 +281,7 @@ describe('ffn argument errors', () => {
       new RangeError("Expected one of 'relu', 'gelu', 'silu' for options.activation but received \"tanh\" of type string"),
     );
     expect(() => ffnForward(x, [2, 1], params, { gated: true })).toThrow(
-      new RangeError('Expected shape [2, 4, 12] for params.w1 but received [2, 4, 6] of type array'),
+      new RangeError('Expected [2, 4, 12] for params.w1.shape but received [2, 4, 6] of type array'),
     );
   });
 
@@ -329,12 +329,12 @@ describe('ffn argument errors', () => {
   it('names a wrong dtype and a wrong gradient shape', () => {
     const ints = Tensor.zeros([3, 4], { dtype: 'i32' });
     expect(() => ffnForward(ints as unknown as Tensor<'f32'>, [2, 1], params)).toThrow(
-      new TypeError('Expected f32 Tensor of rank 2 for x but received "i32 tensor" of type string'),
+      new TypeError('Expected \'f32\' for x.dtype but received "i32" of type string'),
     );
     const saved = ffnForward(x, [2, 1], params);
     const grads = { ...params, b2: Tensor.zeros([2, 5]) };
     expect(() => ffnBackward(Tensor.zeros([3, 4]), x, [2, 1], params, saved, grads)).toThrow(
-      new RangeError('Expected shape [2, 4] for grads.b2 but received [2, 5] of type array'),
+      new RangeError('Expected [2, 4] for grads.b2.shape but received [2, 5] of type array'),
     );
   });
 });
