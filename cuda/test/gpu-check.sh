@@ -7,10 +7,12 @@
 #   1. facts: GPU, driver, nvcc, cmake;
 #   2. build with plain CMake (one architecture: the device's own, default 90) into
 #      build/cuda-check: libprophet_cuda.so and prophet_cuda_test, nothing from node_modules;
-#   3. prophet_cuda_test --require-device: every CUDA kernel against the CPU backend, runtime;
-#   4. the micro-benchmark (--bench): gating/permute GB/s against a copy and the datasheet HBM
-#      bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM, expert FFN
-#      vs its GEMMs;
+#   3. prophet_cuda_test --require-device: every entry of the CUDA kernel table (gating, permute,
+#      gemm, ffn, optim) against the CPU backend's, the FFN and optimizers on bf16/f16 storage
+#      against double references, the kernel table and argument checks, the runtime;
+#   4. the micro-benchmark (--bench): gating/permute/optimizer GB/s against a copy and the
+#      datasheet HBM bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM,
+#      expert FFN vs its GEMMs;
 #   5. a draft of docs/gpu-results.md rows on stdout (and in $OUT/gpu-results-draft.md);
 #   6. the tests again under compute-sanitizer memcheck (out-of-bounds and misaligned accesses)
 #      and racecheck on the gating kernels (shared-memory tiles), when compute-sanitizer exists
@@ -71,12 +73,18 @@ step "draft rows for docs/gpu-results.md"
   echo
   echo "Correctness: \`$(grep '^prophet_cuda_test:' "$logs/tests.log" | tail -n 1)\`"
   echo
+  if grep -q '^FAIL' "$logs/tests.log"; then
+    echo "Failures (first 20):"
+    echo
+    grep '^FAIL' "$logs/tests.log" | head -n 20 | sed 's/^/    /'
+    echo
+  fi
   echo "GB/s from the bytes each op must move; 'of copy' against a device-to-device copy measured"
   echo "in the same run; 'of peak' against the datasheet HBM bandwidth ($peak GB/s). Target >= 0.5."
   echo
   echo "| op | shape | ms | GB/s | of copy | of peak |"
   echo "|---|---|---|---|---|---|"
-  grep -E '^\| (gating|dispatch|combine)' "$logs/bench.log"
+  grep -E '^\| (gating|dispatch|combine|adamw|sgd|sum_squares|clip)' "$logs/bench.log"
   echo
   echo "Grouped expert GEMMs (one cuBLAS GEMM per expert, fp32 accumulation) against one dense cuBLAS"
   echo "GEMM of the same total size and dtype; 'of dense' = dense time / grouped time (target >= 0.8)."
