@@ -118,6 +118,8 @@ __global__ void bias_grad(const T *d, const int64_t *offsets, int64_t E, int64_t
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t e = i / C, c = i % C;
     double sum = 0.0;
+    // Unrolled so that several independent loads are in flight; the adds stay in row order.
+#pragma unroll 8
     for (int64_t row = offsets[e]; row < offsets[e + 1]; ++row) sum += load(d + row * C + c);
     store(db + i, load(db + i) + static_cast<float>(sum));
   }

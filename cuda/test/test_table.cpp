@@ -1,7 +1,7 @@
 // The CUDA kernel table without a device: which families are wired (gemm and ffn need the cuBLAS
 // headers at build time; nn is NULL, which the addon reports as ENOTSUP naming the family), and
 // that every wired dense entry refuses bad arguments with exactly the CPU backend's status and
-// message. The checks are the shared ones of native/core/kernel_checks.h and run before the entry
+// message (and sizes beyond cuBLAS's ints as unsupported). The checks are the shared ones of native/core/kernel_checks.h and run before the entry
 // touches its stream, so the CUDA entries get a stand-in stream handle that is never dereferenced
 // (on CI machines no CUDA stream can be created).
 #include <functional>
@@ -115,6 +115,24 @@ void check_cases(const Side &cpu, const prophet_kernel_i &cuda, const std::vecto
   }
 }
 
+// Valid ABI arguments beyond cuBLAS's 32-bit ints: the CUDA entries refuse them as unsupported,
+// naming the entry, before touching the stream (the CPU would run them, so no comparison).
+void check_cuda_limits(const prophet_kernel_i &cuda) {
+  static char stand_in[256];
+  prophet_stream_t fake = reinterpret_cast<prophet_stream_t>(stand_in);
+  const int64_t big = int64_t(1) << 31;
+  const prophet_status_t gemm = cuda.gemm->sgemm(fake, 0, 0, big, 1, 1, 1.0f, p(), 1, p(), 1, 0.0f, p(), 1);
+  const std::string gemm_text = prophet_cuda_testing_last_error();
+  expect(gemm == PROPHET_ERR_UNSUPPORTED && gemm_text.rfind("gemm: ", 0) == 0, "cuda limits: sgemm m = 2^31",
+         "status " + std::to_string(gemm) + " '" + gemm_text + "'");
+  static const int32_t rows[] = {0};
+  const prophet_ffn_shape_t shape{1, rows, big, 4, 0, 0};
+  const prophet_status_t ffn = cuda.ffn->forward(fake, &shape, nullptr, p(), p(), p(), p(), nullptr, nullptr, nullptr);
+  const std::string ffn_text = prophet_cuda_testing_last_error();
+  expect(ffn == PROPHET_ERR_UNSUPPORTED && ffn_text.rfind("ffn forward: ", 0) == 0,
+         "cuda limits: ffn d_model = 2^31", "status " + std::to_string(ffn) + " '" + ffn_text + "'");
+}
+
 }  // namespace
 
 void test_kernel_table(const Side &cpu) {
@@ -128,6 +146,7 @@ void test_kernel_table(const Side &cpu) {
   expect(cuda.nn == nullptr, "kernel table", "nn has no CUDA kernels yet and must be NULL");
   if (cuda.gemm != nullptr) check_cases(cpu, cuda, gemm_cases());
   if (cuda.ffn != nullptr) check_cases(cpu, cuda, ffn_cases());
+  if (cuda.gemm != nullptr && cuda.ffn != nullptr) check_cuda_limits(cuda);
   check_cases(cpu, cuda, optim_cases());
 }
 
