@@ -1,19 +1,24 @@
 // Expert FFN forward/backward (expert_ffn.h): grouped cuBLAS GEMMs plus the epilogue kernels
-// below. Each row's expert comes from a binary search in the row offsets (copied to the device
-// once per call, stream-ordered); every sum (the bias gradients) runs in row order in fp32, so
-// results are deterministic.
+// below, whose per-element math is native/kernels/activation.h (the CPU backend's). Each row's
+// expert comes from a binary search in the row offsets (copied to the device once per call,
+// stream-ordered); the bias gradients sum each column in row order in fp64 (as the CPU's chunked
+// fp64 sums), so results are deterministic run to run.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <string>
 #include <vector>
 
+#include "../../native/core/kernels_ffn.h"
+#include "../../native/kernels/activation.h"
+#include "device_scratch.h"
 #include "expert_ffn.h"
-#include "ffn_math.cuh"
 #include "kernel_common.cuh"
 
 namespace prophet::cuda {
 namespace {
+
+using kernels::Activation;
 
 __device__ __forceinline__ float load(const float *p) { return *p; }
 __device__ __forceinline__ float load(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
@@ -21,6 +26,23 @@ __device__ __forceinline__ float load(const __half *p) { return __half2float(*p)
 __device__ __forceinline__ void store(float *p, float v) { *p = v; }
 __device__ __forceinline__ void store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
 __device__ __forceinline__ void store(__half *p, float v) { *p = __float2half_rn(v); }
+
+// The shared activations, picked by the ABI's runtime id.
+__device__ __forceinline__ float activate(int32_t act, float x) {
+  switch (act) {
+    case PROPHET_ACTIVATION_RELU: return kernels::activate<Activation::kRelu>(x);
+    case PROPHET_ACTIVATION_GELU: return kernels::activate<Activation::kGelu>(x);
+    default: return kernels::activate<Activation::kSilu>(x);
+  }
+}
+
+__device__ __forceinline__ float activate_grad(int32_t act, float x) {
+  switch (act) {
+    case PROPHET_ACTIVATION_RELU: return kernels::activate_grad<Activation::kRelu>(x);
+    case PROPHET_ACTIVATION_GELU: return kernels::activate_grad<Activation::kGelu>(x);
+    default: return kernels::activate_grad<Activation::kSilu>(x);
+  }
+}
 
 // Expert owning `row`: the last e with offsets[e] <= row (experts without rows are skipped
 // because their offset equals the next one's). offsets has E + 1 entries, offsets[E] = R.
@@ -33,25 +55,24 @@ __device__ __forceinline__ int64_t expert_of(int64_t row, const int64_t *offsets
   return lo;
 }
 
-// pre += b1[e]; h = act(pre_a) (* pre_b when gated).
+// pre += b1[e]; act = f(pre) (gated: f(gate) * up), as the CPU's forward pass.
 template <typename T>
 __global__ void bias_activation(T *pre, const T *b1, const int64_t *offsets, int64_t E, int64_t R,
-                                int64_t F, int32_t act, int32_t gated, T *h) {
+                                int64_t F, int32_t act, int32_t gated, T *act_out) {
   const int64_t P = gated ? 2 * F : F;
   for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
     const int64_t e = expert_of(row, offsets, E);
-    T *pre_row = pre + row * P;
+    T *z = pre + row * P;
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F;
          c += int64_t(gridDim.x) * blockDim.x) {
-      const float a = load(pre_row + c) + load(b1 + e * P + c);
-      store(pre_row + c, a);
-      float value = activation(act, load(pre_row + c));  // from the stored (rounded) value
+      store(z + c, load(z + c) + load(b1 + e * P + c));
+      const float gate = load(z + c);  // the stored (rounded) value, which backward reads
+      float value = activate(act, gate);
       if (gated) {
-        const float g = load(pre_row + F + c) + load(b1 + e * P + F + c);
-        store(pre_row + F + c, g);
-        value *= load(pre_row + F + c);
+        store(z + F + c, load(z + F + c) + load(b1 + e * P + F + c));
+        value = value * load(z + F + c);
       }
-      store(h + row * F + c, value);
+      store(act_out + row * F + c, value);
     }
   }
 }
@@ -68,40 +89,41 @@ __global__ void bias_add(T *y, const T *b2, const int64_t *offsets, int64_t E, i
   }
 }
 
-// dpre from dh through the activation (and the gate).
+// In place, as the CPU's backward pass: dpre holds dL/dact (plain: all of it; gated: its up half)
+// and becomes dL/dpre. Each thread reads and writes only its own columns c (and F + c).
 template <typename T>
-__global__ void activation_backward(const T *pre, const T *dh, int64_t R, int64_t F, int32_t act,
+__global__ void activation_backward(const T *pre, int64_t R, int64_t F, int32_t act,
                                     int32_t gated, T *dpre) {
   const int64_t P = gated ? 2 * F : F;
   for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
+    const T *z = pre + row * P;
+    T *g = dpre + row * P;
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F;
          c += int64_t(gridDim.x) * blockDim.x) {
-      const float a = load(pre + row * P + c), g_h = load(dh + row * F + c);
       if (gated) {
-        const float g = load(pre + row * P + F + c);
-        store(dpre + row * P + c, g_h * g * activation_grad(act, a));
-        store(dpre + row * P + F + c, g_h * activation(act, a));
+        const float gate = load(z + c), up = load(z + F + c), dact = load(g + F + c);
+        store(g + c, dact * up * activate_grad(act, gate));
+        store(g + F + c, dact * activate(act, gate));
       } else {
-        store(dpre + row * P + c, g_h * activation_grad(act, a));
+        store(g + c, load(g + c) * activate_grad(act, load(z + c)));
       }
     }
   }
 }
 
-// db[e, c] = sum over expert e's rows of d[row, c], in row order (fp32).
+// db[e, c] += sum over expert e's rows of d[row, c], in row order, in fp64.
 template <typename T>
 __global__ void bias_grad(const T *d, const int64_t *offsets, int64_t E, int64_t C, T *db) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < E * C;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t e = i / C, c = i % C;
-    float sum = 0.0f;
+    double sum = 0.0;
+    // Unrolled so that several independent loads are in flight; the adds stay in row order.
 #pragma unroll 8
     for (int64_t row = offsets[e]; row < offsets[e + 1]; ++row) sum += load(d + row * C + c);
-    store(db + i, sum);
+    store(db + i, load(db + i) + static_cast<float>(sum));
   }
 }
-
-int64_t element_bytes(GemmDtype dtype) { return dtype == GemmDtype::kF32 ? 4 : 2; }
 
 // Rows on y (one expert lookup per row), columns on x with 256 threads a block.
 dim3 grid2d(int64_t rows, int64_t cols) {
@@ -110,7 +132,7 @@ dim3 grid2d(int64_t rows, int64_t cols) {
               static_cast<unsigned>(y < 1 ? 1 : (y > 65535 ? 65535 : y)));
 }
 
-// Launches kernel<T> with the storage type of `dtype`.
+// Runs Launch<T>::run(args...) with the storage type of `dtype`.
 template <template <typename> class Launch, typename... Args>
 prophet_status_t by_dtype(GemmDtype dtype, Args &&...args) {
   switch (dtype) {
@@ -121,148 +143,111 @@ prophet_status_t by_dtype(GemmDtype dtype, Args &&...args) {
   return PROPHET_CHECK_LAUNCH();
 }
 
+template <typename T> T *typed(void *p) { return static_cast<T *>(p); }
+template <typename T> const T *typed(const void *p) { return static_cast<const T *>(p); }
+
 template <typename T> struct LaunchBiasActivation {
   static void run(cudaStream_t s, void *pre, const void *b1, const int64_t *off, int64_t E,
-                  int64_t R, int64_t F, int32_t act, int32_t gated, void *h) {
-    bias_activation<T><<<grid2d(R, F), 256, 0, s>>>(static_cast<T *>(pre), static_cast<const T *>(b1),
-                                                            off, E, R, F, act, gated, static_cast<T *>(h));
+                  int64_t R, int64_t F, int32_t act, int32_t gated, void *act_out) {
+    bias_activation<T><<<grid2d(R, F), 256, 0, s>>>(typed<T>(pre), typed<T>(b1), off, E, R, F, act,
+                                                    gated, typed<T>(act_out));
   }
 };
 template <typename T> struct LaunchBiasAdd {
-  static void run(cudaStream_t s, void *y, const void *b2, const int64_t *off, int64_t E, int64_t R, int64_t D) {
-    bias_add<T><<<grid2d(R, D), 256, 0, s>>>(static_cast<T *>(y), static_cast<const T *>(b2), off, E, R, D);
+  static void run(cudaStream_t s, void *y, const void *b2, const int64_t *off, int64_t E, int64_t R,
+                  int64_t D) {
+    bias_add<T><<<grid2d(R, D), 256, 0, s>>>(typed<T>(y), typed<T>(b2), off, E, R, D);
   }
 };
 template <typename T> struct LaunchActivationBackward {
-  static void run(cudaStream_t s, const void *pre, const void *dh, int64_t R, int64_t F, int32_t act,
+  static void run(cudaStream_t s, const void *pre, int64_t R, int64_t F, int32_t act,
                   int32_t gated, void *dpre) {
-    activation_backward<T><<<grid2d(R, F), 256, 0, s>>>(static_cast<const T *>(pre), static_cast<const T *>(dh),
-                                                                R, F, act, gated, static_cast<T *>(dpre));
+    activation_backward<T><<<grid2d(R, F), 256, 0, s>>>(typed<T>(pre), R, F, act, gated,
+                                                        typed<T>(dpre));
   }
 };
 template <typename T> struct LaunchBiasGrad {
-  static void run(cudaStream_t s, const void *d, const int64_t *off, int64_t E, int64_t C, void *db) {
-    bias_grad<T><<<grid_for(E * C, 256), 256, 0, s>>>(static_cast<const T *>(d), off, E, C, static_cast<T *>(db));
+  static void run(cudaStream_t s, const void *d, const int64_t *off, int64_t E, int64_t C,
+                  void *db) {
+    bias_grad<T><<<grid_for(E * C, 256), 256, 0, s>>>(typed<T>(d), off, E, C, typed<T>(db));
   }
 };
 
-// Checks shared by forward and backward; *R = total rows.
-prophet_status_t check(const char *name, const ExpertFfnShape &s, const ExpertFfnWeights &w,
-                       prophet_stream_t stream, int64_t *R) {
-  const std::string kernel = name;
-  if (stream == nullptr) return fail(PROPHET_ERR_INVALID, kernel + ": stream is NULL");
-  if (s.num_experts < 1 || s.rows_per_expert == nullptr || s.d_model < 1 || s.d_hidden < 1 ||
-      s.activation < kActRelu || s.activation > kActSilu) {
-    return fail(PROPHET_ERR_INVALID, kernel + ": need num_experts, d_model, d_hidden >= 1, "
-                                              "rows_per_expert and activation relu, gelu or silu");
-  }
-  int64_t rows = 0;
-  for (int64_t e = 0; e < s.num_experts; ++e) {
-    if (s.rows_per_expert[e] < 0) {
-      return fail(PROPHET_ERR_INVALID, kernel + ": rows_per_expert[" + std::to_string(e) + "] < 0");
-    }
-    rows += s.rows_per_expert[e];
-  }
-  *R = rows;
-  const int64_t E = s.num_experts, D = s.d_model, F = s.d_hidden, P = s.gated ? 2 * F : F;
-  const int64_t b = element_bytes(s.dtype);
-  PROPHET_RETURN_IF_FAILED(require_buffer(name, "w1", w.w1, E * D * P, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(name, "b1", w.b1, E * P, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(name, "w2", w.w2, E * F * D, b));
-  return require_buffer(name, "b2", w.b2, E * D, b);
-}
-
-// Stream-ordered scratch wrapped as a buffer, for the grouped GEMMs; freed stream-ordered.
-struct ScratchBuffer {
-  prophet_buffer buffer{};
-  cudaStream_t stream = nullptr;
-  ~ScratchBuffer() { scratch_free(buffer.ptr, stream); }
-  prophet_status_t alloc(size_t bytes, prophet_stream_t s) {
-    stream = s->stream;
-    buffer.bytes = bytes;
-    buffer.device = s->device;
-    return scratch_alloc(bytes, stream, &buffer.ptr);
-  }
-};
-
-// Row offsets [E + 1] on the device, stream-ordered (pageable source: staged before return).
-prophet_status_t upload_offsets(const ExpertFfnShape &s, prophet_stream_t stream, ScratchBuffer *out) {
+// Row offsets [E + 1] of the shape, on the device for this call.
+prophet_status_t upload_offsets(const ExpertFfnShape &s, prophet_stream_t stream,
+                                DeviceScratch *out) {
   std::vector<int64_t> offsets(static_cast<size_t>(s.num_experts) + 1, 0);
   for (int64_t e = 0; e < s.num_experts; ++e) offsets[e + 1] = offsets[e] + s.rows_per_expert[e];
-  PROPHET_RETURN_IF_FAILED(out->alloc(8 * offsets.size(), stream));
-  return PROPHET_CUDA_CHECK(cudaMemcpyAsync(out->buffer.ptr, offsets.data(), 8 * offsets.size(),
-                                            cudaMemcpyHostToDevice, stream->stream));
+  return out->upload(offsets.data(), 8 * offsets.size(), stream->stream);
 }
 
 GroupedGemmShape gemm_shape(const ExpertFfnShape &s, int64_t k, int64_t n) {
   return GroupedGemmShape{s.num_experts, s.rows_per_expert, k, n, s.dtype};
 }
 
+char *at(void *base, int64_t byte_offset) { return static_cast<char *>(base) + byte_offset; }
+
 }  // namespace
 
+prophet_status_t expert_ffn_check(const char *kernel, const ExpertFfnShape &s,
+                                  prophet_stream_t stream, int64_t *total_rows) {
+  if (s.activation < PROPHET_ACTIVATION_RELU || s.activation > PROPHET_ACTIVATION_SILU) {
+    return fail(PROPHET_ERR_INVALID, std::string(kernel) + ": unknown activation " +
+                                         std::to_string(s.activation));
+  }
+  const int64_t P = s.gated ? 2 * s.hidden : s.hidden;
+  PROPHET_RETURN_IF_FAILED(grouped_gemm_check(kernel, gemm_shape(s, s.d_model, P), stream, total_rows));
+  return grouped_gemm_check(kernel, gemm_shape(s, s.hidden, s.d_model), stream, total_rows);
+}
+
 prophet_status_t expert_ffn_forward(const ExpertFfnShape &s, const ExpertFfnWeights &w,
-                                    prophet_buffer_t x, prophet_buffer_t pre, prophet_buffer_t h,
-                                    prophet_buffer_t y, prophet_stream_t stream) {
-  constexpr const char *kName = "expert_ffn forward";
+                                    const void *x, void *pre, void *act, void *y,
+                                    prophet_stream_t stream) {
   int64_t R = 0;
-  PROPHET_RETURN_IF_FAILED(check(kName, s, w, stream, &R));
-  const int64_t E = s.num_experts, D = s.d_model, F = s.d_hidden, P = s.gated ? 2 * F : F;
-  const int64_t b = element_bytes(s.dtype);
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "x", x, R * D, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "pre", pre, R * P, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "h", h, R * F, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "y", y, R * D, b));
-  PROPHET_RETURN_IF_FAILED(use_device(stream->device));
+  PROPHET_RETURN_IF_FAILED(expert_ffn_check("ffn forward", s, stream, &R));
   if (R == 0) return PROPHET_OK;
-  ScratchBuffer offsets_mem;
+  const int64_t E = s.num_experts, D = s.d_model, F = s.hidden, P = s.gated ? 2 * F : F;
+  PROPHET_RETURN_IF_FAILED(use_device(stream->device));
+  DeviceScratch offsets_mem;
   PROPHET_RETURN_IF_FAILED(upload_offsets(s, stream, &offsets_mem));
-  const int64_t *offsets = static_cast<const int64_t *>(offsets_mem.buffer.ptr);
+  const int64_t *offsets = offsets_mem.as<const int64_t>();
   cudaStream_t st = stream->stream;
-  // Step 1: pre = x W1 + b1, h = act(pre) (gated: act(pre_a) * pre_b).
+  // Step 1: pre = x W1 + b1, act = f(pre) (gated: f(gate) * up).
   PROPHET_RETURN_IF_FAILED(grouped_gemm_forward(gemm_shape(s, D, P), x, w.w1, pre, stream));
-  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchBiasActivation>(s.dtype, st, pre->ptr, w.b1->ptr, offsets, E, R, F,
-                                                          s.activation, s.gated, h->ptr));
-  // Step 2: y = h W2 + b2.
-  PROPHET_RETURN_IF_FAILED(grouped_gemm_forward(gemm_shape(s, F, D), h, w.w2, y, stream));
-  return by_dtype<LaunchBiasAdd>(s.dtype, st, y->ptr, w.b2->ptr, offsets, E, R, D);
+  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchBiasActivation>(s.dtype, st, pre, w.b1, offsets, E,
+                                                          R, F, s.activation, s.gated, act));
+  // Step 2: y = act W2 + b2.
+  PROPHET_RETURN_IF_FAILED(grouped_gemm_forward(gemm_shape(s, F, D), act, w.w2, y, stream));
+  return by_dtype<LaunchBiasAdd>(s.dtype, st, y, w.b2, offsets, E, R, D);
 }
 
 prophet_status_t expert_ffn_backward(const ExpertFfnShape &s, const ExpertFfnWeights &w,
-                                     prophet_buffer_t x, prophet_buffer_t pre, prophet_buffer_t h,
-                                     prophet_buffer_t dy, const ExpertFfnWeights &g,
-                                     prophet_buffer_t dx, prophet_stream_t stream) {
-  constexpr const char *kName = "expert_ffn backward";
+                                     const void *dy, const void *x, const void *pre,
+                                     const void *act, void *dx, void *dpre,
+                                     const ExpertFfnGrads &g, prophet_stream_t stream) {
   int64_t R = 0;
-  PROPHET_RETURN_IF_FAILED(check(kName, s, w, stream, &R));
-  PROPHET_RETURN_IF_FAILED(check(kName, s, g, stream, &R));
-  const int64_t E = s.num_experts, D = s.d_model, F = s.d_hidden, P = s.gated ? 2 * F : F;
-  const int64_t b = element_bytes(s.dtype);
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "x", x, R * D, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "pre", pre, R * P, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "h", h, R * F, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "dy", dy, R * D, b));
-  PROPHET_RETURN_IF_FAILED(require_buffer(kName, "dx", dx, R * D, b));
+  PROPHET_RETURN_IF_FAILED(expert_ffn_check("ffn backward", s, stream, &R));
+  if (R == 0) return PROPHET_OK;  // every gradient accumulates zero
+  const int64_t E = s.num_experts, D = s.d_model, F = s.hidden, P = s.gated ? 2 * F : F;
   PROPHET_RETURN_IF_FAILED(use_device(stream->device));
-  cudaStream_t st = stream->stream;
-  ScratchBuffer offsets_mem, dh, dpre;
+  DeviceScratch offsets_mem;
   PROPHET_RETURN_IF_FAILED(upload_offsets(s, stream, &offsets_mem));
-  const int64_t *offsets = static_cast<const int64_t *>(offsets_mem.buffer.ptr);
-  PROPHET_RETURN_IF_FAILED(dh.alloc(R * F * b, stream));
-  PROPHET_RETURN_IF_FAILED(dpre.alloc(R * P * b, stream));
-  // Step 1: second layer. db2 = sum dy, dW2 = h^T dy, dh = dy W2^T.
-  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchBiasGrad>(s.dtype, st, dy->ptr, offsets, E, D, g.b2->ptr));
-  PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_weight(gemm_shape(s, F, D), h, dy, g.w2, false, stream));
-  if (R > 0) PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_input(gemm_shape(s, F, D), dy, w.w2, &dh.buffer, stream));
-  // Step 2: through the activation (and gate).
-  if (R > 0) {
-    PROPHET_RETURN_IF_FAILED(by_dtype<LaunchActivationBackward>(s.dtype, st, pre->ptr, dh.buffer.ptr, R, F,
-                                                                s.activation, s.gated, dpre.buffer.ptr));
-  }
-  // Step 3: first layer. db1 = sum dpre, dW1 = x^T dpre, dx = dpre W1^T.
-  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchBiasGrad>(s.dtype, st, dpre.buffer.ptr, offsets, E, P, g.b1->ptr));
-  PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_weight(gemm_shape(s, D, P), x, &dpre.buffer, g.w1, false, stream));
-  if (R > 0) PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_input(gemm_shape(s, D, P), &dpre.buffer, w.w1, dx, stream));
-  return PROPHET_OK;
+  const int64_t *offsets = offsets_mem.as<const int64_t>();
+  cudaStream_t st = stream->stream;
+  // dL/dact lands where step 2 expects it: all of dpre (plain) or its up half (gated), so the
+  // pass rewrites it into dL/dpre in place without another buffer (as the CPU does).
+  void *dact = at(dpre, (s.gated ? F : 0) * dtype_bytes(s.dtype));
+  // Step 1: second layer. db2 += sum dy, dW2 += act^T dy, dact = dy W2^T.
+  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchBiasGrad>(s.dtype, st, dy, offsets, E, D, g.b2));
+  PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_weight(gemm_shape(s, F, D), act, dy, g.w2, true, stream));
+  PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_input(gemm_shape(s, F, D), dy, w.w2, dact, P, stream));
+  // Step 2: through the activation (and the gate), in place.
+  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchActivationBackward>(s.dtype, st, pre, R, F, s.activation,
+                                                              s.gated, dpre));
+  // Step 3: first layer. db1 += sum dpre, dW1 += x^T dpre, dx = dpre W1^T.
+  PROPHET_RETURN_IF_FAILED(by_dtype<LaunchBiasGrad>(s.dtype, st, dpre, offsets, E, P, g.b1));
+  PROPHET_RETURN_IF_FAILED(grouped_gemm_backward_weight(gemm_shape(s, D, P), x, dpre, g.w1, true, stream));
+  return grouped_gemm_backward_input(gemm_shape(s, D, P), dpre, w.w1, dx, D, stream);
 }
 
 }  // namespace prophet::cuda

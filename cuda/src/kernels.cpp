@@ -1,7 +1,8 @@
-// The CUDA backend's kernel table: one pointer per family, each implemented in its own .cu/.cuh
-// pair in this folder.
+// The CUDA backend's kernel table: one pointer per family, each implemented in its own files in
+// this folder (entries adapt the ABI to the kernels, with the checks shared with the CPU).
 #include "../../native/core/kernels.h"
 #include "gating.cuh"
+#include "kernel_families.h"
 #include "permute.cuh"
 
 namespace prophet::cuda {
@@ -13,15 +14,22 @@ const prophet_gating_i kGating = {
 };
 
 extern const prophet_kernel_i kKernel = {
-    // NULL: dense GEMM, the grouped expert FFN and the optimizers exist in cuda/ (cuBLAS) but
-    // are not yet adapted to the ABI entries of kernels_{gemm,ffn,optim}.h; callers report
-    // PROPHET_ERR_UNSUPPORTED naming the family. See docs/cuda.md.
-    /* .gemm    = */ nullptr,
+#if PROPHET_CUDA_HAVE_CUBLAS
+    /* .gemm    = */ &kGemm,
+#else
+    /* .gemm    = */ nullptr,  // built without cuBLAS headers (cuda/CMakeLists.txt)
+#endif
     /* .gating  = */ &kGating,
     /* .permute = */ &kPermute,
-    /* .ffn     = */ nullptr,
-    /* .optim   = */ nullptr,
-    /* .nn      = */ nullptr,  // the example model's dense layers: CPU only for now
+#if PROPHET_CUDA_HAVE_CUBLAS
+    /* .ffn     = */ &kFfn,
+#else
+    /* .ffn     = */ nullptr,  // built without cuBLAS headers: no GEMMs
+#endif
+    /* .optim   = */ &kOptim,
+    // NULL: embedding, RMSNorm, attention and cross-entropy (the example model's dense layers)
+    // have no CUDA kernels yet; the addon reports ENOTSUP "backend 'cuda' has no nn kernels".
+    /* .nn      = */ nullptr,
 };
 
 }  // namespace prophet::cuda

@@ -1,4 +1,4 @@
-// Micro-benchmark of the CUDA gating and permute kernels (--bench). Each kernel's time (CUDA
+// Micro-benchmark of the CUDA gating, permute and optimizer kernels (--bench). Each kernel's time (CUDA
 // timing events through the ABI, mean of 20 runs after 3 warm-ups) is turned into GB/s from the
 // bytes the operation must move at least, and set side by side with a device-to-device copy of
 // comparable size measured in the same run (a copy of N bytes moves 2N: read and write). With
@@ -143,6 +143,35 @@ void bench_permute(const Env &env, int64_t T, int64_t d, double peak_gbs) {
          }), token_bytes + 2 * row_bytes, copy, peak_gbs);
 }
 
+// The optimizer family's memory-bound entries over n fp32 parameters, through the ABI.
+void bench_optim(const Env &env, int64_t n, double peak_gbs) {
+  const Side &gpu = env.gpu;
+  const Buf p = alloc(gpu, n * 4), g = alloc(gpu, n * 4), m = alloc(gpu, n * 4), v = alloc(gpu, n * 4),
+            sum = alloc(gpu, 4);
+  float *pp = dptr(gpu, p), *gp = dptr(gpu, g), *mp = dptr(gpu, m), *vp = dptr(gpu, v);
+  const prophet_optim_i *o = gpu.backend->kernel->optim;
+  const prophet_adamw_params_t adam{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 10};
+  const prophet_sgd_params_t sgd{0.1f, 0.9f, 0.0f, 0.0f, 0, 0};
+  const std::string text = "n=" + std::to_string(n) + " fp32";
+  const double copy = copy_gbs(gpu, size_t(n * 4)), b = double(n) * 4.0;
+  // AdamW reads p, g, m, v and writes p, m, v; SGD with momentum reads p, g, buf, writes p, buf.
+  report("adamw", text, time_ms(gpu, [&] {
+           return ok(gpu, o->adamw(gpu.stream, n, pp, gp, mp, vp, &adam), "adamw");
+         }), 7 * b, copy, peak_gbs);
+  report("sgd momentum", text, time_ms(gpu, [&] {
+           return ok(gpu, o->sgd(gpu.stream, n, pp, gp, mp, &sgd), "sgd");
+         }), 5 * b, copy, peak_gbs);
+  const float *const tensors[] = {gp};
+  const int64_t sizes[] = {n};
+  report("sum_squares", text, time_ms(gpu, [&] {
+           return ok(gpu, o->sum_squares(gpu.stream, 1, tensors, sizes, dptr(gpu, sum)), "sum_squares");
+         }), b, copy, peak_gbs);
+  float *const scaled[] = {gp};
+  report("clip_by_norm", text, time_ms(gpu, [&] {
+           return ok(gpu, o->clip_by_norm(gpu.stream, 1, scaled, sizes, dptr(gpu, sum), 1.0f), "clip");
+         }), 2 * b, copy, peak_gbs);
+}
+
 }  // namespace
 
 void run_benchmarks(const Env &env, double peak_gbs) {
@@ -153,8 +182,7 @@ void run_benchmarks(const Env &env, double peak_gbs) {
   for (int64_t T : {16384, 1048576}) bench_gating(env, T, peak_gbs);
   bench_permute(env, 8192, 1024, peak_gbs);
   bench_permute(env, 32768, 2048, peak_gbs);
-  std::printf("expert FFN (bias/activation epilogues) and MoE layer time: not measured (no CUDA "
-              "FFN family yet, see docs/cuda.md)\n");
+  bench_optim(env, int64_t(1) << 26, peak_gbs);
 }
 
 }  // namespace prophet::test

@@ -25,14 +25,28 @@ inline float from_bf16(uint16_t h) {
   return f;
 }
 
-// Exact for normal numbers with at most 11 significant bits (all values used here).
+// Round to nearest even, with subnormals and overflow to infinity (random test data reaches both
+// ends of f16's range).
 inline uint16_t to_f16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  if ((u & 0x7fffffffu) == 0) return sign;
-  const int exponent = int((u >> 23) & 0xffu) - 127 + 15;
-  return static_cast<uint16_t>(sign | (exponent << 10) | ((u >> 13) & 0x3ffu));
+  const float a = std::fabs(f);
+  if (std::isnan(f)) return static_cast<uint16_t>(sign | 0x7e00u);
+  if (a >= 65520.0f) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (a < 6.103515625e-05f) {  // subnormal: multiples of 2^-24 (1024 of them is the smallest normal)
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f)));
+  }
+  int e = 0;
+  const float m = std::frexp(a, &e);  // a = m 2^e, m in [0.5, 1)
+  uint32_t bits = static_cast<uint32_t>(std::nearbyint(std::ldexp(m, 11)));  // [1024, 2048]
+  int exponent = e - 1 + 15;
+  if (bits == 2048) {
+    bits = 1024;
+    ++exponent;
+  }
+  if (exponent >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
+  return static_cast<uint16_t>(sign | (exponent << 10) | (bits - 1024));
 }
 
 inline float from_f16(uint16_t h) {

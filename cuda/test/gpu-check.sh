@@ -7,16 +7,19 @@
 #   1. facts: GPU, driver, nvcc, cmake;
 #   2. build with plain CMake (one architecture: the device's own, default 90) into
 #      build/cuda-check: libprophet_cuda.so and prophet_cuda_test, nothing from node_modules;
-#   3. prophet_cuda_test --require-device: every CUDA kernel against the CPU backend, runtime;
-#   4. the micro-benchmark (--bench): gating/permute GB/s against a copy and the datasheet HBM
-#      bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM, expert FFN
-#      vs its GEMMs;
+#   3. prophet_cuda_test --require-device: every entry of the CUDA kernel table (gating, permute,
+#      gemm, ffn, optim) against the CPU backend's, the FFN and optimizers on bf16/f16 storage
+#      against double references, the kernel table and argument checks, the runtime;
+#   4. the micro-benchmark (--bench): gating/permute/optimizer GB/s against a copy and the
+#      datasheet HBM bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM,
+#      expert FFN vs its GEMMs;
 #   5. a draft of docs/gpu-results.md rows on stdout (and in $OUT/gpu-results-draft.md);
 #   6. the tests again under compute-sanitizer memcheck (out-of-bounds and misaligned accesses)
 #      and racecheck on the gating kernels (shared-memory tiles), when compute-sanitizer exists
 #      (last, being the slowest; PROPHET_GPU_CHECK_SANITIZE=0 skips them).
-# Expected time on an H200: build ~1-2 min, tests + bench ~1-2 min, sanitizers ~2-5 min. Run it
-# with the device tool's longest timeout; logs of finished steps come back in $OUT either way.
+# Expected time on an H200: build ~1-2 min, tests + bench ~1-2 min, sanitizers ~2-4 min; the whole
+# run stops itself at PROPHET_GPU_CHECK_SECONDS (default 540). Run it with the device tool's
+# longest timeout (600); logs of finished steps come back in $OUT either way.
 # Logs go to $OUT when set (the device tool brings that folder back), else build/cuda-check/.
 # Exit status: 0 when every step passed.
 set -uo pipefail
@@ -26,6 +29,11 @@ logs=${OUT:-$build}
 mkdir -p "$build" "$logs"
 archs=${PROPHET_CUDA_ARCHS:-90}
 status=0
+# One deadline for the whole run (default 540 s), below the device tool's 600 s per command, so the
+# script ends on its own with every finished step's log instead of being killed; each step gets
+# min(its own cap, the time left).
+deadline=$(( $(date +%s) + ${PROPHET_GPU_CHECK_SECONDS:-540} ))
+cap() { local left=$(( deadline - $(date +%s) )); [ "$left" -lt "$1" ] && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
 step() { printf '\n== %s ==\n' "$*"; }
 note_failure() { echo "FAILED: $1"; status=1; }
 
@@ -39,9 +47,9 @@ gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head 
 
 step "build (CUDA architectures $archs)"
 start=$(date +%s)
-if timeout 300 cmake -S cuda -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" -DCMAKE_CUDA_COMPILER="$nvcc_bin" \
+if timeout "$(cap 120)" cmake -S cuda -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" -DCMAKE_CUDA_COMPILER="$nvcc_bin" \
      -DPROPHET_CUDA_TESTS=ON -DPROPHET_OUTPUT_DIR="$PWD/$build/lib" >"$logs/build.log" 2>&1 &&
-   timeout 300 cmake --build "$build" --parallel "$(nproc)" >>"$logs/build.log" 2>&1; then
+   timeout "$(cap 300)" cmake --build "$build" --parallel "$(nproc)" >>"$logs/build.log" 2>&1; then
   echo "built in $(( $(date +%s) - start )) s"
   grep -E 'cuBLAS headers' "$logs/build.log" || true
 else
@@ -52,7 +60,7 @@ fi
 test_bin="$build/prophet_cuda_test"
 
 step "tests"
-timeout 180 "$test_bin" --require-device 2>&1 | tee "$logs/tests.log"
+timeout "$(cap 150)" "$test_bin" --require-device 2>&1 | tee "$logs/tests.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || note_failure "tests"
 
 step "benchmark"
@@ -62,7 +70,7 @@ case "$gpu_name" in
   *A100*80GB*) peak=2039 ;;
   *) peak=0 ;;
 esac
-timeout 180 "$test_bin" --require-device --only none --bench --peak-gbs "$peak" 2>&1 | tee "$logs/bench.log"
+timeout "$(cap 120)" "$test_bin" --require-device --only none --bench --peak-gbs "$peak" 2>&1 | tee "$logs/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || note_failure "benchmark"
 
 step "draft rows for docs/gpu-results.md"
@@ -71,12 +79,18 @@ step "draft rows for docs/gpu-results.md"
   echo
   echo "Correctness: \`$(grep '^prophet_cuda_test:' "$logs/tests.log" | tail -n 1)\`"
   echo
+  if grep -q '^FAIL' "$logs/tests.log"; then
+    echo "Failures (first 20):"
+    echo
+    grep '^FAIL' "$logs/tests.log" | head -n 20 | sed 's/^/    /'
+    echo
+  fi
   echo "GB/s from the bytes each op must move; 'of copy' against a device-to-device copy measured"
   echo "in the same run; 'of peak' against the datasheet HBM bandwidth ($peak GB/s). Target >= 0.5."
   echo
   echo "| op | shape | ms | GB/s | of copy | of peak |"
   echo "|---|---|---|---|---|---|"
-  grep -E '^\| (gating|dispatch|combine)' "$logs/bench.log"
+  grep -E '^\| (gating|dispatch|combine|adamw|sgd|sum_squares|clip)' "$logs/bench.log"
   echo
   echo "Grouped expert GEMMs (one cuBLAS GEMM per expert, fp32 accumulation) against one dense cuBLAS"
   echo "GEMM of the same total size and dtype; 'of dense' = dense time / grouped time (target >= 0.8)."
@@ -100,13 +114,13 @@ if [ "${PROPHET_GPU_CHECK_SANITIZE:-1}" = 0 ]; then
   echo "sanitizers skipped (PROPHET_GPU_CHECK_SANITIZE=0)"
 elif sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null); then
   step "compute-sanitizer memcheck"
-  timeout 240 "$sanitizer" --tool memcheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
+  timeout "$(cap 200)" "$sanitizer" --tool memcheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
     >"$logs/memcheck.log" 2>&1
   rc=$?
   tail -n 5 "$logs/memcheck.log"
   [ "$rc" -eq 0 ] || note_failure "memcheck (exit $rc; 124 = timed out)"
   step "compute-sanitizer racecheck (gating)"
-  timeout 150 "$sanitizer" --tool racecheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
+  timeout "$(cap 120)" "$sanitizer" --tool racecheck --report-api-errors no --error-exitcode 3 "$test_bin" --require-device \
     --only gating >"$logs/racecheck.log" 2>&1
   rc=$?
   tail -n 5 "$logs/racecheck.log"

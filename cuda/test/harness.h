@@ -14,7 +14,10 @@
 
 #include "../../native/core/backend.h"
 #include "../../native/core/kernels.h"
+#include "../../native/core/kernels_ffn.h"
 #include "../../native/core/kernels_gating.h"
+#include "../../native/core/kernels_gemm.h"
+#include "../../native/core/kernels_optim.h"
 #include "../../native/core/kernels_permute.h"
 
 namespace prophet::test {
@@ -93,6 +96,12 @@ std::vector<T> download(const Side &side, const Buf &buffer, size_t count) {
   return values;
 }
 
+// The device pointer of a buffer, as the pointer-based kernel entries (gemm, ffn, optim) take.
+inline float *dptr(const Side &side, const Buf &buffer) {
+  return buffer.get() == nullptr ? nullptr
+                                 : static_cast<float *>(side.backend->buffer->device_ptr(buffer.get()));
+}
+
 // The same values on both backends.
 struct Pair {
   Buf cpu, gpu;
@@ -112,7 +121,8 @@ bool expect_equal(const std::vector<int32_t> &cpu, const std::vector<int32_t> &g
                   const std::string &where);
 bool expect_bitwise(const std::vector<float> &cpu, const std::vector<float> &gpu,
                     const std::string &where);
-// |gpu - cpu| <= atol + rtol * |cpu| for every element; also reports how many differ at all.
+// |gpu - cpu| <= atol + rtol * |cpu| for every element (NaN only where the CPU has NaN); also
+// reports how many differ at all.
 bool expect_close(const std::vector<float> &cpu, const std::vector<float> &gpu, double rtol,
                   double atol, const std::string &where);
 
@@ -149,6 +159,13 @@ void test_permute(const Env &env);
 void test_gemm(const Env &env);
 void test_ffn(const Env &env);
 void test_optim(const Env &env);
+// The ABI's gemm, ffn and optim entries against the CPU backend's on the same inputs.
+void test_abi_gemm(const Env &env);
+void test_abi_ffn(const Env &env);
+void test_abi_optim(const Env &env);
+// The CUDA kernel table (what is wired) and its argument checks against the CPU's; needs no
+// device, so it also runs on CI machines. `cpu` is the CPU backend with a stream.
+void test_kernel_table(const Side &cpu);
 // Benchmarks; `peak_gbs` > 0 adds a column against that HBM bandwidth (datasheet figure).
 void run_benchmarks(const Env &env, double peak_gbs);
 void run_gemm_benchmarks(const Env &env);

@@ -1,12 +1,15 @@
-// prophet_cuda_test: every CUDA kernel against the CPU backend's on the same inputs, the grouped
-// expert GEMMs against a double reference, the CUDA runtime (memory, streams, events, host
-// callbacks), and with --bench a micro-benchmark. It links libprophet_cuda_testing.so: the same
-// objects as libprophet_cuda.so, plus exported entry points for what the ABI lacks yet.
+// prophet_cuda_test: every entry of the CUDA kernel table against the CPU backend's on the same
+// inputs, the grouped expert GEMMs and the FFN on bf16/f16 against a double reference, the CUDA
+// runtime (memory, streams, events, host callbacks), and with --bench a micro-benchmark. It links
+// libprophet_cuda_testing.so: the same objects as libprophet_cuda.so, plus exported entry points
+// for what the ABI cannot reach (other dtypes, the table without a device).
 //
-//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N] [--only runtime|gating|permute|gemm|ffn|optim|none]
+//   prophet_cuda_test [--require-device] [--bench] [--peak-gbs N]
+//                     [--only table|runtime|gating|permute|gemm|ffn|optim|none]
 //
-// Without a CUDA device it checks that the library says why (score 0 with a reason, init NULL)
-// and exits 0, or 1 with --require-device. Exit status 1 when any check failed. The last line is
+// Without a CUDA device it checks that the library says why (score 0 with a reason, init NULL),
+// which families its kernel table wires and that their argument checks equal the CPU's, and exits
+// 0 (1 with --require-device). Exit status 1 when any check failed. The last line is
 // "prophet_cuda_test: N passed, N failed".
 #include <cstdlib>
 #include <string>
@@ -87,6 +90,7 @@ bool expect_close(const std::vector<float> &cpu, const std::vector<float> &gpu, 
   for (size_t i = 0; i < cpu.size(); ++i) {
     const double a = cpu[i], b = gpu[i];
     if (std::memcmp(&cpu[i], &gpu[i], 4) != 0) ++differing;
+    if (std::isnan(a) && std::isnan(b)) continue;
     if (!(std::fabs(a - b) <= atol + rtol * std::fabs(a))) {
       char text[200];
       std::snprintf(text, sizeof text, "element %zu: cpu %.9g, cuda %.9g (rtol %g, atol %g)", i, a,
@@ -107,9 +111,23 @@ namespace {
 
 using namespace prophet::test;
 
+// The CPU backend with a stream, the reference of every comparison.
+Side cpu_side() {
+  Side cpu;
+  cpu.backend = prophet_cpu_backend();
+  cpu.name = "cpu";
+  ok(cpu, cpu.backend->stream->create(0, 0, &cpu.stream), "stream");
+  return cpu;
+}
+
 // Without a device: the library must load, score 0 with the runtime's reason, and refuse init
-// with a reason, never crash.
+// with a reason, never crash; its kernel table and argument checks are checked all the same.
 int check_without_device(const char *reason, bool required) {
+  const Side cpu = cpu_side();
+  if (cpu.stream != nullptr) {
+    test_kernel_table(cpu);
+    cpu.backend->stream->destroy(cpu.stream);
+  }
   expect(reason != nullptr && std::strlen(reason) > 0, "no device", "score gave no reason");
   const char *why = nullptr;
   const prophet_backend_i *backend = prophet_backend_init(&why);
@@ -161,20 +179,30 @@ int main(int argc, char **argv) {
                 info.compute_minor, double(info.total_memory) / (1u << 30), info.num_cores);
   }
   Env env;
-  env.cpu.backend = prophet_cpu_backend();
-  env.cpu.name = "cpu";
+  env.cpu = cpu_side();
   env.gpu.backend = cuda;
   env.gpu.name = "cuda";
-  if (!ok(env.cpu, env.cpu.backend->stream->create(0, 0, &env.cpu.stream), "stream") ||
+  if (env.cpu.stream == nullptr ||
       !ok(env.gpu, env.gpu.backend->stream->create(0, 0, &env.gpu.stream), "stream")) {
     return 1;
   }
-  if (only.empty() || only == "runtime") test_runtime(env);
-  if (only.empty() || only == "gating") test_gating(env);
-  if (only.empty() || only == "permute") test_permute(env);
-  if (only.empty() || only == "gemm") test_gemm(env);
-  if (only.empty() || only == "ffn") test_ffn(env);
-  if (only.empty() || only == "optim") test_optim(env);
+  const auto group = [&](const char *name) { return only.empty() || only == name; };
+  if (group("table")) test_kernel_table(env.cpu);
+  if (group("runtime")) test_runtime(env);
+  if (group("gating")) test_gating(env);
+  if (group("permute")) test_permute(env);
+  if (group("gemm")) {
+    test_gemm(env);
+    test_abi_gemm(env);
+  }
+  if (group("ffn")) {
+    test_ffn(env);
+    test_abi_ffn(env);
+  }
+  if (group("optim")) {
+    test_optim(env);
+    test_abi_optim(env);
+  }
   if (bench) {
     run_benchmarks(env, peak_gbs);
     run_gemm_benchmarks(env);

@@ -1,10 +1,11 @@
 // Fused AdamW and SGD (cuda/src/optim.cuh, through libprophet_cuda_testing.so): several steps on
-// random parameters, bitwise against the same per-element math (optim_math.cuh) run on the host,
-// and within fp32 rounding of an independent double-precision formula; f32 and bf16 gradients.
+// random parameters, bitwise against the same per-element math (native/kernels/optim.h) run on
+// the host, and within fp32 rounding of an independent double-precision formula; f32, bf16 and f16
+// gradients (the ABI entries, f32, are compared with the CPU backend in test_abi_optim.cpp).
 #include <cmath>
 #include <cstdint>
 
-#include "../src/optim_math.cuh"
+#include "../../native/kernels/optim.h"
 #include "dtype.h"
 #include "harness.h"
 
@@ -36,11 +37,9 @@ void test_adamw(const Env &env, int dtype) {
                                             eps, wd, step, gpu.stream), name)) {
       return;
     }
-    const cuda::AdamWParams hp{lr, b1, b2, eps, wd,
-                               static_cast<float>(1.0 - std::pow(double(b1), double(step))),
-                               static_cast<float>(1.0 - std::pow(double(b2), double(step)))};
+    const kernels::AdamwCoeffs hp = kernels::adamw_coeffs(lr, b1, b2, eps, wd, step);
     for (int64_t i = 0; i < n; ++i) {
-      cuda::adamw_update(hp, grads[i], &params[i], &m[i], &v[i]);
+      kernels::adamw_update(&params[i], grads[i], &m[i], &v[i], hp);
       const double g = grads[i];
       p64[i] -= double(lr) * wd * p64[i];
       m64[i] = b1 * m64[i] + (1 - double(b1)) * g;
@@ -72,8 +71,8 @@ void test_sgd(const Env &env, float momentum) {
                                           lr, momentum, wd, step == 0, gpu.stream), name)) {
       return;
     }
-    const cuda::SgdParams hp{lr, momentum, wd, step == 0 ? 1 : 0};
-    for (int64_t i = 0; i < n; ++i) cuda::sgd_update(hp, grads[i], &params[i], &buf[i]);
+    const kernels::SgdCoeffs hp{lr, momentum, 0.0f, wd, false, step == 0};
+    for (int64_t i = 0; i < n; ++i) kernels::sgd_update(&params[i], grads[i], &buf[i], hp);
   }
   ok(gpu, gpu.backend->stream->synchronize(gpu.stream), name + " sync");
   expect_bitwise(params, download<float>(gpu, dp, n), name + " params");
@@ -85,6 +84,7 @@ void test_sgd(const Env &env, float momentum) {
 void test_optim(const Env &env) {
   test_adamw(env, kF32);
   test_adamw(env, kBF16);
+  test_adamw(env, kF16);
   test_sgd(env, 0.9f);
   test_sgd(env, 0.0f);
   const Buf small = alloc(env.gpu, 8);

@@ -14,7 +14,7 @@ namespace prophet::kernels {
 enum class Activation : int { kRelu = 0, kGelu = 1, kSilu = 2 };
 
 PROPHET_HD float float_from_bits(int32_t bits) {
-#if defined(__CUDACC__)
+#if defined(__CUDA_ARCH__)  // the device pass; nvcc's host pass of a __host__ __device__ uses memcpy
   return __int_as_float(bits);
 #else
   float value;

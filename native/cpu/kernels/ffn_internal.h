@@ -36,8 +36,8 @@ struct Plan {
   int64_t num_rows() const { return row_offsets.back(); }
 };
 
-// Validates `shape` and fills `plan`; on failure returns the status with a message naming `op`.
-prophet_status_t make_plan(const prophet_ffn_shape_t *shape, const char *op, Plan *plan);
+// Fills `plan` from a shape already validated by checks::ffn_shape_error (kernel_checks.h).
+void make_plan(const prophet_ffn_shape_t &shape, Plan *plan);
 
 // Forward pass between the GEMMs, over every chunk in parallel: pre += b1[e];
 // act = f(pre) (gated: f(gate)·up); y = b2[e] broadcast (the second GEMM then adds act·W2).

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "../../core/kernel_checks.h"
 #include "../../kernels/optim.h"
 #include "../cpu_internal.h"
 #include "optim_internal.h"
@@ -48,17 +49,10 @@ void parallel_blocks(int64_t n, Block block) {
 
 prophet_status_t sgd(prophet_stream_t stream, int64_t n, float *param, const float *grad,
                      float *momentum_buf, const prophet_sgd_params_t *params) {
-  if (stream == nullptr || params == nullptr) {
-    return fail(PROPHET_ERR_INVALID, "sgd: NULL stream or params");
-  }
-  if (n < 0) return fail(PROPHET_ERR_INVALID, "sgd: n must be >= 0");
+  const std::string error =
+      checks::sgd_error(stream != nullptr, n, param, grad, momentum_buf, params);
+  if (!error.empty()) return fail(PROPHET_ERR_INVALID, error);
   const bool momentum = params->momentum != 0.0f;
-  if (n > 0 && (param == nullptr || grad == nullptr || (momentum && momentum_buf == nullptr))) {
-    return fail(PROPHET_ERR_INVALID, "sgd: NULL tensor pointer");
-  }
-  if (params->nesterov && (params->momentum <= 0.0f || params->dampening != 0.0f)) {
-    return fail(PROPHET_ERR_INVALID, "sgd: nesterov needs momentum > 0 and dampening 0");
-  }
   const kernels::SgdCoeffs c{params->lr,           params->momentum,      params->dampening,
                              params->weight_decay, params->nesterov != 0, params->first_step != 0};
   stream->enqueue([=] {
@@ -73,17 +67,8 @@ prophet_status_t sgd(prophet_stream_t stream, int64_t n, float *param, const flo
 
 prophet_status_t adamw(prophet_stream_t stream, int64_t n, float *param, const float *grad,
                        float *m, float *v, const prophet_adamw_params_t *params) {
-  if (stream == nullptr || params == nullptr) {
-    return fail(PROPHET_ERR_INVALID, "adamw: NULL stream or params");
-  }
-  if (n < 0) return fail(PROPHET_ERR_INVALID, "adamw: n must be >= 0");
-  if (params->step < 1) {
-    return fail(PROPHET_ERR_INVALID,
-                "adamw: step must be >= 1 (got " + std::to_string(params->step) + ")");
-  }
-  if (n > 0 && (param == nullptr || grad == nullptr || m == nullptr || v == nullptr)) {
-    return fail(PROPHET_ERR_INVALID, "adamw: NULL tensor pointer");
-  }
+  const std::string error = checks::adamw_error(stream != nullptr, n, param, grad, m, v, params);
+  if (!error.empty()) return fail(PROPHET_ERR_INVALID, error);
   const kernels::AdamwCoeffs c = kernels::adamw_coeffs(
       params->lr, params->beta1, params->beta2, params->eps, params->weight_decay, params->step);
   stream->enqueue([=] {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../../core/kernel_checks.h"
 #include "../../kernels/optim.h"
 #include "../cpu_internal.h"
 #include "optim_internal.h"
@@ -50,12 +51,8 @@ void parallel_blocks(int64_t n, Block block) {
 
 prophet_status_t check_vector(prophet_stream_t stream, int64_t n, const void *x, const void *y,
                               const char *op) {
-  if (stream == nullptr) return fail(PROPHET_ERR_INVALID, std::string(op) + ": stream is NULL");
-  if (n < 0) return fail(PROPHET_ERR_INVALID, std::string(op) + ": n must be >= 0");
-  if (n > 0 && (x == nullptr || y == nullptr)) {
-    return fail(PROPHET_ERR_INVALID, std::string(op) + ": NULL tensor pointer");
-  }
-  return PROPHET_OK;
+  const std::string error = checks::vector_error(stream != nullptr, n, x, y, op);
+  return error.empty() ? PROPHET_OK : fail(PROPHET_ERR_INVALID, error);
 }
 
 // A copy of a host list of (pointer, size) pairs, validated.
@@ -64,20 +61,13 @@ struct TensorList {
   std::vector<int64_t> sizes;
 };
 
-prophet_status_t copy_list(int64_t num_tensors, const float *const *tensors,
-                           const int64_t *sizes, const char *op, TensorList *out) {
-  if (num_tensors < 0 || (num_tensors > 0 && (tensors == nullptr || sizes == nullptr))) {
-    return fail(PROPHET_ERR_INVALID, std::string(op) + ": bad tensor list");
-  }
+// Copies a list already validated by checks::tensor_list_error (kernel_checks.h).
+void copy_list(int64_t num_tensors, const float *const *tensors, const int64_t *sizes,
+               TensorList *out) {
   for (int64_t t = 0; t < num_tensors; ++t) {
-    if (sizes[t] < 0 || (sizes[t] > 0 && tensors[t] == nullptr)) {
-      return fail(PROPHET_ERR_INVALID,
-                  std::string(op) + ": bad entry " + std::to_string(t) + " of the tensor list");
-    }
     out->tensors.push_back(const_cast<float *>(tensors[t]));
     out->sizes.push_back(sizes[t]);
   }
-  return PROPHET_OK;
 }
 
 }  // namespace
@@ -116,12 +106,11 @@ prophet_status_t axpy(prophet_stream_t stream, int64_t n, float alpha, const flo
 
 prophet_status_t sum_squares(prophet_stream_t stream, int64_t num_tensors,
                              const float *const *tensors, const int64_t *sizes, float *out) {
-  if (stream == nullptr || out == nullptr) {
-    return fail(PROPHET_ERR_INVALID, "sum_squares: NULL stream or output");
-  }
+  const std::string error =
+      checks::sum_squares_error(stream != nullptr, num_tensors, tensors, sizes, out);
+  if (!error.empty()) return fail(PROPHET_ERR_INVALID, error);
   auto list = std::make_shared<TensorList>();
-  const prophet_status_t status = copy_list(num_tensors, tensors, sizes, "sum_squares", list.get());
-  if (status != PROPHET_OK) return status;
+  copy_list(num_tensors, tensors, sizes, list.get());
   stream->enqueue([list, out] {
     // Step 1: the chunks of every tensor, in list order.
     std::vector<std::pair<const float *, int64_t>> chunks;
@@ -148,13 +137,11 @@ prophet_status_t sum_squares(prophet_stream_t stream, int64_t num_tensors,
 prophet_status_t clip_by_norm(prophet_stream_t stream, int64_t num_tensors,
                               float *const *tensors, const int64_t *sizes,
                               const float *sum_squares_in, float max_norm) {
-  if (stream == nullptr || sum_squares_in == nullptr) {
-    return fail(PROPHET_ERR_INVALID, "clip_by_norm: NULL stream or sum of squares");
-  }
+  const std::string error =
+      checks::clip_by_norm_error(stream != nullptr, num_tensors, tensors, sizes, sum_squares_in);
+  if (!error.empty()) return fail(PROPHET_ERR_INVALID, error);
   auto list = std::make_shared<TensorList>();
-  const prophet_status_t status =
-      copy_list(num_tensors, tensors, sizes, "clip_by_norm", list.get());
-  if (status != PROPHET_OK) return status;
+  copy_list(num_tensors, tensors, sizes, list.get());
   stream->enqueue([list, sum_squares_in, max_norm] {
     const float coef = kernels::clip_coefficient(*sum_squares_in, max_norm);
     for (size_t t = 0; t < list->tensors.size(); ++t) {
