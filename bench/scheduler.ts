@@ -41,18 +41,11 @@ import { Rng } from '../src/model/rng.js';
 import { RankTrainer } from '../src/model/trainer.js';
 import { Timeline } from '../src/runtime/timeline.js';
 import type { Benchmark, BenchmarkResult } from './types.js';
+import { integerOption as option } from './util-args.js';
 
 const NUM_RANKS = 2;
 const HOT = 8; // feature 0 of every token embedding
 const ROUTER_BIAS = 4; // router weight of feature 0: +4 for expert 0, −4 for the others
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected a positive integer for ${name} but received ${args[i + 1]}`);
-  return v;
-}
 
 /** One setup: a world of W ranks training the same model under one policy and overlap mode. */
 class Setup {
