@@ -31,16 +31,9 @@ import { planExchange } from '../src/moe/exchange.js';
 import { ExpertTransfer } from '../src/moe/transfer.js';
 import { Tensor } from '../src/runtime/tensor.js';
 import type { Benchmark, BenchmarkResult } from './types.js';
+import { integerOption as option } from './util-args.js';
 
 type Row = { phase: string; config: string; measured_ms: number; modelled_ms: number; rel_error: number };
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected a positive integer for ${name} but received ${args[i + 1]}`);
-  return v;
-}
 
 /**
  * A count matrix [W][E] of `slotsPerRank` slots per rank: expert e's weight is

@@ -70,3 +70,16 @@ export {
   type ScheduleOptions,
   type Interval,
 } from './prophet/scheduler.js';
+export {
+  transferSchedule,
+  scheduleBlocks,
+  splitExperts,
+  overlapPays,
+  DEFAULT_OVERLAP_COSTS,
+  type SplitMode,
+  type TransferParts,
+  type BlockTransfers,
+  type OverlapCosts,
+  type TransferScheduleOptions,
+  type LayerTransferCosts,
+} from './prophet/transfer-schedule.js';

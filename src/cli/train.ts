@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 
 import { loadProfileFile } from '../balance/prophet/profile-file.js';
+import type { SplitMode } from '../balance/prophet/transfer-schedule.js';
 import { POLICIES, type PolicyName } from '../model/balance.js';
 import { runTraining, type StepProgress } from '../model/run.js';
 
@@ -22,6 +23,17 @@ function number(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number');
   return n;
+}
+
+function share(value: string): number {
+  const n = number(value);
+  if (n > 1) throw new InvalidArgumentError('expected a number in [0, 1]');
+  return n;
+}
+
+function splitMode(value: string): SplitMode {
+  if (value !== 'adaptive' && value !== 'paper') throw new InvalidArgumentError("expected 'adaptive' or 'paper'");
+  return value;
 }
 
 interface TrainFlags {
@@ -43,6 +55,9 @@ interface TrainFlags {
   capacityFactor: number;
   policy: string;
   profile?: string;
+  overlap: boolean;
+  split: SplitMode;
+  interference: number;
   trace?: string;
   timeline?: string;
   save?: string;
@@ -73,6 +88,9 @@ export function registerTrain(program: Command): void {
     .option('--capacity-factor <x>', 'capacity factor of --capacity capacity', number, 1.25)
     .option('--policy <name>', "balance policy: 'none' (plain expert parallelism), 'prophet' (Pro-Prophet planner), 'prophet-paper' (its Algorithm 1)", 'none')
     .option('--profile <file>', 'hardware profile the policy plans with (from `prophet calibrate`); default: the released GPU constants')
+    .option('--no-overlap', 'run Trans/Agg in line on the compute stream (the unscheduled path; same results)')
+    .option('--split <mode>', "block scheduler split of Trans/Agg: 'adaptive' (from the plan's expected FEC) or 'paper' (offline)", splitMode, 'adaptive' as SplitMode)
+    .option('--interference <x>', 'share of hidden transfer time the compute loses anyway, in [0, 1] (the fallback rule runs blocks in line where overlap cannot pay)', share, 0)
     .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
     .option('--timeline <file.svg>', "the last step's timeline: an SVG Gantt chart and Chrome trace JSON beside it")
     .option('--save <file>', 'save a checkpoint at the end')
@@ -108,6 +126,8 @@ export function registerTrain(program: Command): void {
             lr: flags.lr,
             clip: flags.clip,
             policy: flags.policy as PolicyName,
+            overlap: flags.overlap,
+            schedule: { split: flags.split, interference: flags.interference },
             ...(flags.profile === undefined ? {} : { profile: await loadProfileFile(flags.profile) }),
             config: {
               dModel: flags.dModel,

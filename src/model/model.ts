@@ -140,15 +140,19 @@ export class MoELanguageModel {
     const n = batch * s;
     const idsT = Tensor.from(ids, [batch, s], { dtype: 'i32', stream });
     const targetsT = Tensor.from(targets, [n], { dtype: 'i32', stream });
-    // Step 1: Trans of every layer's placement on the transfer streams (block order), so that it
-    // overlaps the embeddings and the blocks before each MoE layer; then the embeddings.
-    for (const layer of this.moeLayers) layer.startTrans();
+    // Step 1: Trans of block 0 on its transfer stream, beside the embeddings and FNEC(0); the
+    // other blocks' Trans start in the block before them (Step 2). Then the embeddings.
+    this.moeLayers[0]?.startTrans();
     let x = traced(this.timelineOf, 'embed', 'compute', stream, () =>
       embedding(idsT, this.tokenEmbedding.value, { positions: this.positionEmbedding.value, stream }).reshape([n, d]),
     );
     // Step 2: the blocks.
     const blocks: BlockSaved[] = [];
     for (const [l, p] of this.blocks.entries()) {
+      // The block schedule: Trans(l+1) part a beside FNEC(l) (the exchanges of block l-1 are
+      // queued before it), part b beside FEC(l), once A2A(l, f1) is queued.
+      const next = this.moeLayers[l + 1];
+      next?.startTrans('a');
       // FNEC: the non-MoE layer (attention and dense MLP).
       const { n1, qkv, att, x1, n2, mlp, x2, n3 } = traced(this.timelineOf, `FNEC:${l}`, 'compute', stream, () => {
         const n1 = rmsnorm(x, p.norm1.value, { stream });
@@ -162,7 +166,7 @@ export class MoELanguageModel {
         const n3 = rmsnorm(x2, p.norm3.value, { stream });
         return { n1, qkv, att, x1, n2, mlp, x2, n3 };
       });
-      const moe = await this.moeLayers[l]!.forward(n3.y);
+      const moe = await this.moeLayers[l]!.forward(n3.y, { onDispatched: () => next?.startTrans('b') });
       const x3 = add(x2, moe, { stream });
       moe.dispose();
       blocks.push({ x, n1, qkv, att, x1, n2, mlp: { pre: mlp.pre, act: mlp.act }, x2, n3 });
@@ -200,12 +204,16 @@ export class MoELanguageModel {
       const b = saved.blocks[l]!;
       // MoE branch: x3 = x2 + MoE(norm3(x2)).
       // Agg is deferred: it overlaps the remaining backward pass (waitForAgg before the step).
-      const dN3 = await this.moeLayers[l]!.backward(dx, { deferAgg: true });
+      // The block schedule: Agg(l) part a beside BNEC(l) (the layer issues it after A2A(l, b2)),
+      // Agg(l+1) part b beside BEC(l), once A2A(l, b1) is queued.
+      const later = this.moeLayers[l + 1];
+      const dN3 = await this.moeLayers[l]!.backward(dx, { deferAgg: true, onDispatched: () => later?.startAgg('b') });
       this.accumulate(dx, rmsnormBackward(dN3, b.x2, p.norm3.value, b.n3.rstd, p.norm3.grad, { stream }));
       dN3.dispose();
       traced(this.timelineOf, `BNEC:${l}`, 'compute', stream, () => this.backwardDense(dx, p, b, n));
     }
-    // Step 3: embeddings.
+    // Step 3: embeddings, beside block 0's Agg part b (no BEC(-1) to hide it).
+    this.moeLayers[0]?.startAgg('b');
     embeddingBackward(dx.reshape([...saved.ids.shape, d]), saved.ids, this.tokenEmbedding.grad, { dPositions: this.positionEmbedding.grad, stream });
     dx.dispose();
     this.release();

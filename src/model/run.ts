@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import type { HardwareProfile } from '../balance/prophet/perfmodel.js';
 import { BalancePlanner, computedMaxOverMean, type PolicyName } from './balance.js';
 import { emptyPlacement, type Placement } from '../balance/prophet/placement.js';
+import { transferSchedule, type BlockTransfers, type TransferScheduleOptions } from '../balance/prophet/transfer-schedule.js';
 import { RankTrainer, type TrainOptions } from './trainer.js';
 
 export interface RunOptions extends TrainOptions {
@@ -36,6 +37,11 @@ export interface RunOptions extends TrainOptions {
   /** Overlap Trans/Agg with compute on transfer streams (default true); false runs them in line
    * on the compute stream (the unscheduled path). */
   readonly overlap?: boolean;
+  /** How the block scheduler splits each block's Trans and Agg into its two parts (see
+   * `transfer-schedule.ts`), and what overlapping costs on this backend (the fallback rule runs
+   * a block in line where overlapping would delay the critical path). Default: 'adaptive' and
+   * `DEFAULT_OVERLAP_COSTS`. Ignored with `overlap: false`. */
+  readonly schedule?: TransferScheduleOptions;
   readonly dataset?: TextDataset;
   /** Balance policy: 'none' (plain expert parallelism, default), 'prophet' (Pro-Prophet's
    * planner, improved search) or 'prophet-paper' (Algorithm 1 as published). */
@@ -89,6 +95,7 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
     const tokensPerStep = trainers[0]!.batch * config.seqLen;
     const planner = new BalancePlanner(options.policy ?? 'none', ranks, config, options.profile);
     let placements: Placement[] = Array.from({ length: config.numLayers }, () => emptyPlacement(ranks, config.numExperts));
+    let schedules: readonly BlockTransfers[] | null = null;
     let replicas = 0;
     const start = performance.now();
     for (let step = firstStep; step < firstStep + steps; step++) {
@@ -96,6 +103,7 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
       for (const t of trainers) {
         t.model.moeLayers.forEach((layer, l) => {
           layer.placement = placements[l]!;
+          layer.transferSchedule = schedules?.[l] ?? null;
           layer.overlapTransfers = options.overlap ?? true;
         });
       }
@@ -116,6 +124,9 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
       replicas += placements.reduce((n, p) => n + p.replicas.reduce((k, r) => k + r.length, 0), 0);
       // Locality: plan the next step from this step's routing (every rank could, identically).
       placements = planner.next(report.countMatrices);
+      // The block schedule of those placements, from the same counts (every rank could, alike).
+      const counts = report.countMatrices.map((data) => ({ numRanks: ranks, numExperts: config.numExperts, data }));
+      schedules = transferSchedule(counts, placements, planner.model, options.schedule);
       balance.forEach((b, l) => (balanceSums[l] = (balanceSums[l] ?? 0) + b));
       trace?.record(step + 1, report.countMatrices);
       const seconds = (performance.now() - start) / 1000;

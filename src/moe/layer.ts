@@ -22,6 +22,7 @@ import { Tensor } from '../runtime/tensor.js';
 import { traced, type Timeline } from '../runtime/timeline.js';
 import { planExchange, type ExchangePlan } from './exchange.js';
 import { emptyPlacement, rankLoads, validatePlacement, type Placement } from '../balance/prophet/placement.js';
+import type { BlockTransfers, TransferParts } from '../balance/prophet/transfer-schedule.js';
 import { ExpertTransfer } from './transfer.js';
 import { subSeed, uniform } from './init.js';
 import { resolveMoEOptions, type MoELayerOptions, type ResolvedMoEOptions } from './options.js';
@@ -44,8 +45,25 @@ interface ForwardContext {
   readonly home: GroupContext;
   readonly replica: GroupContext | null;
   /** Parameters (received by Trans) and gradients (sent by Agg) of the hosted replicas. */
-  readonly transfer: ExpertTransfer;
+  readonly transfer: ScheduledTransfer;
   readonly yBack: Tensor<'f32'>;
+}
+
+/** One forward's ExpertTransfer with the parts the block schedule gave it, and which parts of
+ * Trans and Agg are issued so far. */
+interface ScheduledTransfer {
+  readonly transfer: ExpertTransfer;
+  readonly trans: TransferParts;
+  readonly agg: TransferParts;
+  readonly issued: Set<string>;
+}
+
+/** Options of forward() and backward(). */
+export interface PassOptions {
+  /** Called once the first exchange (A2A f1, or b1 backward) is queued on the compute stream:
+   * where the block schedule issues the next block's Trans part b (the previous block's Agg
+   * part b backward), so that it never shares the links with the exchange. */
+  readonly onDispatched?: () => void;
 }
 
 interface GroupContext {
@@ -71,9 +89,13 @@ export class MoELayer {
   private placementOf: Placement;
   /** High-priority stream for Trans and Agg, so they overlap the compute stream's work. */
   readonly transferStream: Stream;
-  /** Trans issued by startTrans() for the next forward; Agg issued by a deferred backward. */
-  private pendingTrans: ExpertTransfer | null = null;
-  private pendingAgg: ExpertTransfer | null = null;
+  /** Trans started by startTrans() for the next forward; Agg of a deferred backward. */
+  private pendingTrans: ScheduledTransfer | null = null;
+  private pendingAgg: ScheduledTransfer | null = null;
+  /** The block schedule's parts of this layer's Trans and Agg for the next forward (see
+   * `balance/prophet/transfer-schedule.ts`), set with the placement; null: each in one part, on
+   * the transfer stream. Their experts must be exactly the placement's replicated experts. */
+  transferSchedule: BlockTransfers | null = null;
   /** When set, the layer's phases are recorded as spans (see runtime/timeline.ts). */
   timeline: Timeline | null = null;
   /** Run Trans/Agg on the transfer stream (true, default) or in line on the compute stream
@@ -131,23 +153,33 @@ export class MoELayer {
   }
 
   /**
-   * Issues Trans of the current placement on the transfer stream now, so that it overlaps the
-   * compute queued before the next forward (Pro-Prophet's block schedule issues Trans(i+1)
-   * during block i). Optional: forward() issues it itself when it was not started. It waits for
-   * the work already queued on the compute stream (the previous optimizer step).
+   * Issues part a, part b or both ('all') of the Trans of the current placement on the transfer
+   * stream now, so that it overlaps the compute queued next (the block schedule issues Trans(i+1)
+   * part a before FNEC(i), part b after A2A(i, f1)). Each part waits for the work already queued
+   * on the compute stream (the previous optimizer step, the exchange before it). Parts the
+   * schedule runs in line are left to forward(), right before the experts. Optional: forward()
+   * issues what was not started. Idempotent per part.
    */
-  startTrans(): void {
-    if (this.pendingTrans !== null) return;
-    const stream = this.overlapTransfers ? this.transferStream : this.stream;
-    this.pendingTrans = new ExpertTransfer(this.comm, this.options, this.placementOf, stream, this.timeline, this.options.layerIndex);
-    this.pendingTrans.trans(this.expertParams);
+  startTrans(part: 'a' | 'b' | 'all' = 'all'): void {
+    const pending = (this.pendingTrans ??= this.newTransfer());
+    if (!pending.trans.inline) for (const p of part === 'all' ? (['a', 'b'] as const) : [part]) this.issue(pending, 'trans', p);
+  }
+
+  /**
+   * Issues part a, part b or both of the last deferred backward's Agg on the transfer stream
+   * (the block schedule issues Agg(i) part b after A2A(i-1, b1)); each waits for the compute
+   * stream's queued work. Idempotent per part; no-op without a deferred Agg.
+   */
+  startAgg(part: 'a' | 'b' | 'all' = 'all'): void {
+    const pending = this.pendingAgg;
+    if (pending !== null) for (const p of part === 'all' ? (['a', 'b'] as const) : [part]) this.issue(pending, 'agg', p);
   }
 
   /**
    * y = MoE(x) for this rank's tokens x [T, d]. Resolves once the exchange plan is known (the
    * count all-gather is read on the host); the returned tensor is ordered on {@link stream}.
    */
-  async forward(x: Tensor<'f32'>): Promise<Tensor<'f32'>> {
+  async forward(x: Tensor<'f32'>, options: PassOptions = {}): Promise<Tensor<'f32'>> {
     const { dModel: d } = this.options;
     if (!(x instanceof Tensor) || x.dtype !== 'f32') throw invalidType('x', 'f32 Tensor [numTokens, dModel]', x);
     if (x.shape.length !== 2 || x.shape[1] !== d) throw invalidValue('x.shape', `[numTokens, ${d}]`, x.shape);
@@ -169,8 +201,8 @@ export class MoELayer {
     logits.dispose();
     this.lastAuxLosses?.dispose();
     this.lastAuxLosses = gatingAuxLoss(g, { stream });
-    // Step 2: Trans (unless startTrans() issued it already): replicas receive their experts'
-    // parameters from the homes, on the transfer stream.
+    // Step 2: Trans parts startTrans() did not issue: replicas receive their experts' parameters
+    // from the homes, on the transfer stream.
     this.startTrans();
     const transfer = this.pendingTrans!;
     this.pendingTrans = null;
@@ -186,12 +218,15 @@ export class MoELayer {
     const [xHome, xReplica] = traced(tl, `A2A:${l}:f1`, 'compute', stream, () =>
       this.split(this.exchange(dispatch(x, routing, plan.numSendRows, { stream }), plan, 'toExperts'), plan),
     );
+    options.onDispatched?.();
+    // In line (the schedule's fallback, or overlap off): Trans on the compute path before FEC.
+    if (transfer.trans.inline) this.issue(transfer, 'trans', 'a');
     // Step 5: the experts: this rank's home experts, then the replicas it hosts.
     const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
     const { home, replica } = traced(tl, `FEC:${l}`, 'compute', stream, () => {
       const homeOut = ffnForward(xHome, plan.rowsPerLocalExpert, this.expertParams, ffn);
-      if (plan.replicaExperts.length > 0) transfer.waitForTrans(); // replicas need their parameters
-      const replicaOut = plan.replicaExperts.length === 0 ? null : ffnForward(xReplica, plan.rowsPerReplica, transfer.replicaParams(), ffn);
+      if (plan.replicaExperts.length > 0) transfer.transfer.waitForTrans(); // replicas need their parameters
+      const replicaOut = plan.replicaExperts.length === 0 ? null : ffnForward(xReplica, plan.rowsPerReplica, transfer.transfer.replicaParams(), ffn);
       return { home: homeOut, replica: replicaOut };
     });
     if (replica === null) xReplica.dispose();
@@ -217,7 +252,7 @@ export class MoELayer {
    * dx for dy [T, d] = dLoss/dy of the last forward; accumulates expert gradients and this
    * rank's share of the router gradient (including the aux and z losses' terms).
    */
-  async backward(dy: Tensor<'f32'>, options: { readonly deferAgg?: boolean } = {}): Promise<Tensor<'f32'>> {
+  async backward(dy: Tensor<'f32'>, options: PassOptions & { readonly deferAgg?: boolean } = {}): Promise<Tensor<'f32'>> {
     const ctx = this.context;
     if (ctx === null) throw invalidValue('backward', 'a preceding forward()', 'no saved forward');
     if (!(dy instanceof Tensor) || dy.dtype !== 'f32') throw invalidType('dy', 'f32 Tensor', dy);
@@ -231,22 +266,25 @@ export class MoELayer {
     const { dY: dYBack, dWeight } = combineBackward(dy, ctx.yBack, ctx.gating.weight, ctx.routing, { stream });
     // Step 2: to where the slots were computed, and through the two FFN groups.
     const [dYHome, dYReplica] = traced(tl, `A2A:${l}:b1`, 'compute', stream, () => this.split(this.exchange(dYBack, ctx.plan, 'toExperts'), ctx.plan));
+    options.onDispatched?.();
     const ffn = { activation: this.options.activation, gated: this.options.gated, stream };
     const { home, replica } = traced(tl, `BEC:${l}`, 'compute', stream, () => ({
       home: ffnBackward(dYHome, ctx.home.x, ctx.plan.rowsPerLocalExpert, this.expertParams, ctx.home.saved, this.expertGrads, ffn),
       replica:
         ctx.replica === null
           ? null
-          : ffnBackward(dYReplica, ctx.replica.x, ctx.plan.rowsPerReplica, ctx.transfer.replicaParams(), ctx.replica.saved, ctx.transfer.replicaGrads(), ffn),
+          : ffnBackward(dYReplica, ctx.replica.x, ctx.plan.rowsPerReplica, ctx.transfer.transfer.replicaParams(), ctx.replica.saved, ctx.transfer.transfer.replicaGrads(), ffn),
     }));
     for (const t of [dYHome, dYReplica, home.dpre, ...(replica === null ? [] : [replica.dpre])]) t.dispose();
-    // Step 3: Agg on the transfer stream: replica gradients summed into the homes' (before any
-    // optimizer step: with deferAgg the caller calls waitForAgg() first, and Agg overlaps the
-    // rest of the backward pass); the input gradients back to the tokens, summed over slots.
-    ctx.transfer.agg(this.expertGrads);
+    // Step 3: Agg: replica gradients summed into the homes' before any optimizer step. In line
+    // (or not deferred) right after BEC on the compute path; deferred, part a goes on the
+    // transfer stream after the exchange below, part b when the caller starts it (startAgg) or
+    // at waitForAgg(), which the caller calls before the step. Then the input gradients back to
+    // the tokens, summed over slots.
     this.pendingAgg = ctx.transfer;
-    if (options.deferAgg !== true) this.waitForAgg();
+    if (ctx.transfer.agg.inline || options.deferAgg !== true) this.waitForAgg();
     const dSend = traced(tl, `A2A:${l}:b2`, 'compute', stream, () => this.exchange(this.merge(home.dx, replica?.dx ?? null, ctx.plan), ctx.plan, 'toTokens'));
+    this.startAgg('a');
     const dx = dispatchBackward(dSend, ctx.routing, { stream });
     dSend.dispose();
     // Step 4: through the router: dLogits, then dWg += xᵀ·dLogits and dx += dLogits·Wgᵀ.
@@ -264,9 +302,11 @@ export class MoELayer {
   /** Makes the compute stream wait for the last backward's Agg (a deferred one): call it
    * before reading this rank's expert gradients or stepping the optimizer. */
   waitForAgg(): void {
-    if (this.pendingAgg === null) return;
-    this.pendingAgg.waitForAgg();
-    this.pendingAgg.dispose();
+    const pending = this.pendingAgg;
+    if (pending === null) return;
+    for (const p of ['a', 'b'] as const) this.issue(pending, 'agg', p);
+    pending.transfer.waitForAgg();
+    pending.transfer.dispose();
     this.pendingAgg = null;
   }
 
@@ -275,8 +315,8 @@ export class MoELayer {
   transferEvents(): { readonly trans: ExpertTransfer['transEvents']; readonly agg: ExpertTransfer['aggEvents'] } {
     const current = this.context?.transfer ?? null;
     return {
-      trans: (this.pendingTrans ?? current)?.transEvents ?? null,
-      agg: (this.pendingAgg ?? current)?.aggEvents ?? null,
+      trans: (this.pendingTrans ?? current)?.transfer.transEvents ?? null,
+      agg: (this.pendingAgg ?? current)?.transfer.aggEvents ?? null,
     };
   }
 
@@ -298,7 +338,7 @@ export class MoELayer {
   dispose(): void {
     this.releaseContext();
     this.waitForAgg();
-    this.pendingTrans?.dispose();
+    this.pendingTrans?.transfer.dispose();
     this.pendingTrans = null;
     this.transferStream.dispose();
     this.lastAuxLosses?.dispose();
@@ -312,10 +352,41 @@ export class MoELayer {
     const ctx = this.context;
     if (ctx === null) return;
     disposeGating(ctx.gating);
-    if (ctx.transfer !== this.pendingAgg) ctx.transfer.dispose();
+    if (ctx.transfer !== this.pendingAgg) ctx.transfer.transfer.dispose();
     const groups = ctx.replica === null ? [ctx.home] : [ctx.home, ctx.replica];
     for (const t of [ctx.routing.rowOffsetPerExpert, ctx.yBack, ...groups.flatMap((g) => [g.x, g.saved.pre, g.saved.act])]) t.dispose();
     this.context = null;
+  }
+
+  /** The ExpertTransfer of the current placement with its parts: the block schedule's, or one
+   * part (in line when overlap is off). */
+  private newTransfer(): ScheduledTransfer {
+    const transfer = new ExpertTransfer(this.comm, this.options, this.placementOf, this.transferStream, this.timeline, this.options.layerIndex);
+    const all = transfer.replicatedExperts;
+    const one: TransferParts = { inline: !this.overlapTransfers, a: all, b: [] };
+    const schedule = this.overlapTransfers ? this.transferSchedule : null;
+    for (const kind of ['trans', 'agg'] as const) {
+      const parts = schedule?.[kind];
+      if (parts !== undefined && [...parts.a, ...parts.b].join() !== all.join()) {
+        transfer.dispose();
+        throw invalidValue(`transferSchedule.${kind}`, `parts a, b covering the replicated experts [${all.join(', ')}] in order`, `[${parts.a.join(', ')}], [${parts.b.join(', ')}]`);
+      }
+    }
+    return { transfer, trans: schedule?.trans ?? one, agg: schedule?.agg ?? one, issued: new Set() };
+  }
+
+  /** Issues one part of Trans or Agg once: on the compute stream when the schedule runs it in
+   * line (all of it, as part a), else on the transfer stream. Empty parts issue nothing. */
+  private issue(pending: ScheduledTransfer, kind: 'trans' | 'agg', part: 'a' | 'b'): void {
+    const key = `${kind}:${part}`;
+    if (pending.issued.has(key)) return;
+    pending.issued.add(key);
+    const parts = pending[kind];
+    const experts = parts[part];
+    if (experts.length === 0) return;
+    const target = parts.inline ? { experts, stream: this.stream } : { experts, stream: this.transferStream, name: part };
+    if (kind === 'trans') pending.transfer.trans(this.expertParams, target);
+    else pending.transfer.agg(this.expertGrads, target);
   }
 
   private async allGatherCounts(countsPerExpert: Tensor<'i32'>): Promise<Int32Array> {

@@ -197,4 +197,18 @@ describe('MoELayer', () => {
     single!.dispose();
     for (const comm of [a, b, c]) comm!.dispose();
   });
+
+  it('refuses a block schedule whose parts do not cover the replicated experts, and names it', () => {
+    const [single] = createLocalWorld(1);
+    const layer = new MoELayer(single!, { ...base, numExperts: 2 });
+    // One rank: no replicas are possible, so any expert named in a part is one too many.
+    layer.transferSchedule = { trans: { inline: false, a: [0], b: [] }, agg: { inline: false, a: [], b: [] } };
+    expect(() => layer.startTrans('a')).toThrow(
+      new RangeError('Expected parts a, b covering the replicated experts [] in order for transferSchedule.trans but received "[0], []" of type string'),
+    );
+    layer.transferSchedule = null;
+    layer.startTrans('a'); // the default: one part, nothing to move
+    layer.dispose();
+    single!.dispose();
+  });
 });

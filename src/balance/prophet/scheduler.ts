@@ -45,9 +45,11 @@ export interface Op {
 /**
  * 'none': Trans/Agg run on the compute stream's path (each Trans right before its FEC, each Agg
  * right after its BEC). 'paper': the offline split: part A = min(Trans, FNEC) and B the rest
- * (Agg likewise with BEC). 'adaptive': part A fills what FNEC hides, part B what FEC hides given
- * the current placement's expected FEC, and the remainder (which no split can hide) goes to A so
- * that it starts as early as the constraints allow.
+ * (Agg likewise with BNEC). 'adaptive': part A fills what FNEC (BNEC) hides, part B what FEC
+ * (BEC) of the previous block hides given the current placement's expected FEC, and the
+ * remainder (which no split can hide) goes to A so that it starts as early as the constraints
+ * allow: A = min(total, max(FNEC, total − FEC)). `transfer-schedule.ts` applies the same rules
+ * to whole experts for the executor.
  */
 export type OverlapMode = 'none' | 'paper' | 'adaptive';
 
@@ -66,17 +68,10 @@ function splits(costs: readonly BlockCosts[], i: number, mode: OverlapMode) {
   const c = costs[i]!;
   const prev = costs[i - 1];
   if (mode === 'none') return { trans: [c.trans, 0] as const, agg: [c.agg, 0] as const };
-  const trans = prev === undefined ? ([c.trans, 0] as const) : mode === 'paper' ? part(c.trans, prev.fnec) : adaptive(c.trans, prev.fec);
+  const trans = prev === undefined ? ([c.trans, 0] as const) : mode === 'paper' ? part(c.trans, prev.fnec) : part(c.trans, Math.max(prev.fnec, c.trans - prev.fec));
   // Agg(i): first window BNEC(i); the second, BEC(i-1), exists only for i > 0.
   const agg = prev === undefined ? ([c.agg, 0] as const) : mode === 'paper' ? part(c.agg, c.bnec) : part(c.agg, Math.max(c.bnec, c.agg - prev.bec));
   return { trans, agg };
-}
-
-/** Adaptive Trans split: part B takes what the later window (FEC) hides, part A the rest, so
- * that whatever cannot be hidden starts as early as the constraints allow. */
-function adaptive(total: number, laterWindow: number) {
-  const b = Math.min(total, laterWindow);
-  return [total - b, b] as const;
 }
 
 /**
