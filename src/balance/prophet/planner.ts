@@ -295,7 +295,9 @@ function chooseReceivers(
   let homeShare = (state.replicaCount[e] ?? 0) === 0 ? 1 : 0;
   let { trans, agg } = state;
   let homeH = computed[home] ?? 0;
-  let homeRecv = Math.max(recvSeconds[home] ?? 0, state.nodeSeconds[Math.floor(home / state.ranksPerNode)] ?? 0);
+  // With the shared tier the home's A2A time includes its node's (homeA2aSeconds).
+  const shared = state.nodeTime !== null;
+  let homeRecv = shared ? Math.max(recvSeconds[home] ?? 0, state.nodeSeconds[Math.floor(home / state.ranksPerNode)] ?? 0) : (recvSeconds[home] ?? 0);
   let intra = state.intraIn[home] ?? 0;
   let inter = state.interIn[home] ?? 0;
   let maxReceiverH = 0;
@@ -325,14 +327,14 @@ function chooseReceivers(
     if (!takeAll && receivers.length > 0 && layerSeconds(model, maxOtherRecv, tMaxH, tTrans, tAgg) > cost) continue;
     // Transfer time never falls with more bytes, so once the home is not the slowest receiver
     // its time cannot matter to the global cost: price it only when it can.
-    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : homeA2aSeconds(state, home, tIntra, tInter);
+    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : shared ? homeA2aSeconds(state, home, tIntra, tInter) : state.recvTime(tIntra, tInter);
     const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), tMaxH, tTrans, tAgg);
     if (receivers.length === 0 && tCost < fallbackCost) {
       fallback = r;
       fallbackCost = tCost;
     }
     if (!takeAll && tCost > cost) continue;
-    if (tHomeRecv < 0) tHomeRecv = homeA2aSeconds(state, home, tIntra, tInter);
+    if (tHomeRecv < 0) tHomeRecv = shared ? homeA2aSeconds(state, home, tIntra, tInter) : state.recvTime(tIntra, tInter);
     const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
     if (!takeAll && !(tCost < cost || tLocal < local)) continue;
     receivers.push(r);

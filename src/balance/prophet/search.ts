@@ -239,8 +239,10 @@ function toggleCost(
   const trans = state.trans + sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
   const agg = state.agg + sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   const maxH = Math.max(maxExcluding(computed, topH, r, home), (computed[r] ?? 0) + c, (computed[home] ?? 0) - c);
-  const homeNode = Math.floor(home / state.ranksPerNode);
-  const otherRecv = Math.max(maxExcluding(state.recvSeconds, topRecv, home, home), maxExcluding(state.nodeSeconds, topNode, homeNode, homeNode));
+  const { nodeTime } = state;
+  const homeNode = nodeTime === null ? 0 : Math.floor(home / state.ranksPerNode);
+  let otherRecv = maxExcluding(state.recvSeconds, topRecv, home, home);
+  if (nodeTime !== null) otherRecv = Math.max(otherRecv, maxExcluding(state.nodeSeconds, topNode, homeNode, homeNode));
   // The home's A2A time (and its node's) falls when adding and rises when removing: bound it
   // before pricing it.
   const lowerRecv = sign === 1 ? otherRecv : Math.max(otherRecv, state.recvSeconds[home] ?? 0, state.nodeSeconds[homeNode] ?? 0);
@@ -248,7 +250,7 @@ function toggleCost(
   if (lower > bound) return lower;
   const homeRecv = state.recvTime((state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
   homeRecvOut[0] = homeRecv;
-  const homeNodeSeconds = state.nodeTime === null ? 0 : state.nodeTime((state.nodeIn[homeNode] ?? 0) - c);
+  const homeNodeSeconds = nodeTime === null ? 0 : nodeTime((state.nodeIn[homeNode] ?? 0) - c);
   return layerSeconds(model, Math.max(otherRecv, homeRecv, homeNodeSeconds), maxH, trans, agg);
 }
 
@@ -271,9 +273,10 @@ function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array
   }
   for (const t of state.nodeSeconds) maxRecv = Math.max(maxRecv, t);
   list.length = 0;
+  const shared = state.nodeTime !== null && maxRecv > 0;
   for (let r = 0; r < state.numRanks; r++) {
     // A rank on a node whose shared tier sets the A2A time relieves it by receiving less.
-    const nodeNear = (state.nodeSeconds[Math.floor(r / state.ranksPerNode)] ?? 0) >= (1 - slack) * maxRecv && maxRecv > 0;
+    const nodeNear = shared && (state.nodeSeconds[Math.floor(r / state.ranksPerNode)] ?? 0) >= (1 - slack) * maxRecv;
     const near = (state.computed[r] ?? 0) >= (1 - slack) * maxH || (state.recvSeconds[r] ?? 0) >= (1 - slack) * maxRecv || nodeNear;
     critical[r] = near ? 1 : 0;
     if (near) list.push(r);
