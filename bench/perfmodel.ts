@@ -17,7 +17,8 @@
  *
  * Arguments: --quick (few configs, quick calibration), --ranks W (default 2: the model assumes
  * ranks do not share cores, and this machine has 2; run with OMP_NUM_THREADS=1), --reps N (timed
- * runs per figure and round, default 2), --rounds N (passes over all configurations, each figure
+ * runs per figure and round: 5 × N for A2A and Trans/Agg, N per rank for FEC/BEC; default 5,
+ * quick 3, calibration's own `repeats`), --rounds N (passes over all configurations, each figure
  * keeping its best; default 3, quick 2).
  * `--json` prints { bench, rows: [{ phase, config, measured_ms, modelled_ms, rel_error }],
  * mean_rel_error, per_phase, backward_per_forward, profile }.
@@ -189,7 +190,9 @@ const benchmark: Benchmark = {
   async run(args): Promise<BenchmarkResult> {
     const quick = args.includes('--quick');
     const numRanks = option(args, '--ranks', 2);
-    const reps = option(args, '--reps', 2);
+    // As many timed runs per figure and round as calibration takes per size and pass (its
+    // `repeats`): the minimum of more runs is lower, so unequal counts would bias the error.
+    const reps = option(args, '--reps', quick ? 3 : 5);
     const rounds = option(args, '--rounds', quick ? 2 : 3);
     const shape: CalibrationShape = { numRanks, dModel: 256, hidden: 512, numExperts: 2 * numRanks, numHeads: 4, mlpHidden: 512, batchPerRank: 4, seqLen: 64 };
     // Step 1: calibrate (the first pass; one more before every further round, merged below).

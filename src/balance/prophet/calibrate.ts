@@ -303,7 +303,7 @@ async function measurePass(
   const a2aAll = comms.length > 1 ? await measureA2A(comms, a2aBytes, 'all', 5 * repeats, 0.005, log) : [];
   // The FFN slope prices every layer: three times the rounds, so one busy spell cannot set it.
   const { fec, bec } = await measureExperts(comms, shape, tokens, 3 * repeats, target, log);
-  const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 10 * repeats, 0.005, log) : { trans: [], agg: [] };
+  const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 5 * repeats, 0.005, log) : { trans: [], agg: [] };
   const { fnec, bnec } = await measureBlock(comms, shape, repeats, target, log);
   return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec };
 }
