@@ -47,6 +47,7 @@ export {
   loadProfile,
   layerCost,
   layerSeconds,
+  a2aSeconds,
   evaluatePlacement,
 } from './prophet/perfmodel.js';
 export { plan, planLayers, shouldPlan, type PlanOptions } from './prophet/planner.js';

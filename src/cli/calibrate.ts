@@ -18,6 +18,7 @@ interface CalibrateFlags {
   seq: number;
   out: string;
   quick?: boolean;
+  passes: number;
 }
 
 export function registerCalibrate(program: Command): void {
@@ -33,6 +34,7 @@ export function registerCalibrate(program: Command): void {
     .option('--seq <S>', 'bytes per sequence', integer(1), 64)
     .option('--out <file>', 'where to save the profile', 'profile.json')
     .option('--quick', 'a few seconds: fewer sizes, shorter runs')
+    .option('--passes <N>', 'passes over the micro-benchmarks, merged by the fastest sample (a loaded machine: more)', integer(1), 1)
     .action(async (flags: CalibrateFlags) => {
       const shape = {
         numRanks: flags.ranks,
@@ -44,7 +46,7 @@ export function registerCalibrate(program: Command): void {
         batchPerRank: flags.batch,
         seqLen: flags.seq,
       };
-      const result = await calibrate(shape, { quick: flags.quick === true });
+      const result = await calibrate(shape, { quick: flags.quick === true, passes: flags.passes });
       await saveProfileFile(flags.out, result.profile);
       console.error(`calibrate: profile saved to ${flags.out} (backward/forward measured ${result.backwardPerForward.toFixed(2)}; the model uses 2)`);
     });

@@ -7,7 +7,9 @@
  * What is measured (each rank on its own stream):
  *  - A2A: an all-to-all-v where one rank receives `bytes` from the other ranks (no own block, no
  *    other receiver: Eq. 1 prices receivers independently), over a range of sizes → the
- *    bandwidth curve (x = R_i · size(input)).
+ *    bandwidth curve (x = R_i · size(input)); and the same with every rank receiving at once →
+ *    the node's shared tier (`nodeA2a`, x = Σ_i R_i · size(input)): in-process ranks share the
+ *    cores and memory bandwidth, so concurrent receivers slow each other down.
  *  - FEC / BEC: `ffnForward` / `ffnBackward` of one rank's E/W experts over n tokens, that rank
  *    alone → `expertSecondsPerToken`, and the measured backward/forward ratio (the paper assumes
  *    2). Alone, because Eq. 2 prices the busiest device, and devices do not share cores; W
@@ -33,8 +35,8 @@ import { ExpertTransfer } from '../../moe/transfer.js';
 import { attention, attentionBackward } from '../../nn/attention.js';
 import { rmsnorm, rmsnormBackward } from '../../nn/rmsnorm.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { a2aCurve, fitLatencyBandwidth, fitProportional, perTargetBandwidth, type Sample } from './calibration-fit.js';
-import { ONE_NODE, validateProfile, type HardwareProfile } from './perfmodel.js';
+import { fitLatencyBandwidth, mergeSamples, profileFromSamples, type CalibrationSamples, type Sample } from './calibration-fit.js';
+import type { HardwareProfile } from './perfmodel.js';
 import { emptyPlacement, type Placement } from './placement.js';
 
 /** The model shape a profile is calibrated for. */
@@ -57,6 +59,11 @@ export interface CalibrationOptions {
   readonly quick?: boolean;
   /** Timed runs per figure (default 5, quick 3). */
   readonly repeats?: number;
+  /**
+   * Passes over all micro-benchmarks (default 1), merged by the fastest sample of each size: a
+   * busy spell of a shared machine that lasts longer than one family's runs then spoils one pass.
+   */
+  readonly passes?: number;
   /** A2A bytes per receiver (from other ranks). */
   readonly a2aBytes?: readonly number[];
   /** Tokens per rank for FEC/BEC. */
@@ -70,13 +77,8 @@ export interface Calibration {
   readonly profile: HardwareProfile;
   /** Measured BEC / FEC; the model (Eq. 3) uses 2 (see docs/planner.md, Calibration). */
   readonly backwardPerForward: number;
-  readonly samples: {
-    readonly a2a: readonly Sample[];
-    readonly fec: readonly Sample[];
-    readonly bec: readonly Sample[];
-    readonly trans: readonly Sample[];
-    readonly agg: readonly Sample[];
-  };
+  /** What was measured (the fastest of each size over the passes); `profileFromSamples` fits it. */
+  readonly samples: CalibrationSamples;
   /** Bytes of one expert's packed parameters [w1 | b1 | w2 | b2]. */
   readonly expertParamBytes: number;
   readonly elapsedSeconds: number;
@@ -136,22 +138,28 @@ function disposeAll(tensors: Iterable<Tensor>): true {
   return true;
 }
 
-/** A2A samples: x = bytes each rank receives from the other ranks. */
-async function measureA2A(comms: readonly Communicator[], sizes: readonly number[], repeats: number, target: number, log: (l: string) => void): Promise<Sample[]> {
+/**
+ * A2A samples, x = bytes received from other ranks: by one receiver (`'one'`, x per receiver) or
+ * by every rank at once (`'all'`, x = the node's total).
+ */
+async function measureA2A(comms: readonly Communicator[], sizes: readonly number[], receivers: 'one' | 'all', repeats: number, target: number, log: (l: string) => void): Promise<Sample[]> {
   const w = comms.length;
   const samples: Sample[] = [];
+  const receives = (r: number) => receivers === 'all' || r === 0;
   for (const bytes of sizes) {
     const block = Math.max(1, Math.round(bytes / 4 / Math.max(1, w - 1)));
-    // One receiver (rank 0) gets a block from every other rank, and nobody keeps an own block:
-    // Eq. 1 prices each receiver on its own (devices have their own links) and counts rows from
+    // 'one': rank 0 gets a block from every other rank (Eq. 1 prices each receiver on its own:
+    // devices have their own links). 'all': every rank does at once, so the receivers contend
+    // for what a node shares (the shared tier). Nobody keeps an own block: Eq. 1 counts rows from
     // other ranks only. With W = 1 the own block is all there is.
-    const sendCountsOf = (r: number) => Array.from({ length: w }, (_, p) => (w === 1 || (p === 0 && r !== 0) ? block : 0));
-    const recvCountsOf = (r: number) => Array.from({ length: w }, (_, p) => (w === 1 || (r === 0 && p !== 0) ? block : 0));
+    const sendCountsOf = (r: number) => Array.from({ length: w }, (_, p) => (w === 1 || (receives(p) && p !== r) ? block : 0));
+    const recvCountsOf = (r: number) => Array.from({ length: w }, (_, p) => (w === 1 || (receives(r) && p !== r) ? block : 0));
     const sends = comms.map((c) => Tensor.zeros([w * block], { stream: c.defaultStream }));
     const recvs = comms.map((c) => Tensor.zeros([w * block], { stream: c.defaultStream }));
     const seconds = await timeWorld(comms, (r) => comms[r]!.allToAllV(sends[r]!, sendCountsOf(r), recvs[r]!, recvCountsOf(r)), repeats, target);
-    const x = block * 4 * Math.max(1, w - 1);
-    log(`calibrate: a2a ${x} B per receiver: ${(seconds * 1e6).toFixed(1)} us`);
+    const perReceiver = block * 4 * Math.max(1, w - 1);
+    const x = receivers === 'all' ? perReceiver * w : perReceiver;
+    log(`calibrate: a2a ${perReceiver} B per receiver, ${receivers === 'all' ? `all ${w} ranks` : 'one rank'} receiving: ${(seconds * 1e6).toFixed(1)} us`);
     samples.push({ x, seconds });
     disposeAll([...sends, ...recvs]);
   }
@@ -268,13 +276,36 @@ async function measureBlock(comms: readonly Communicator[], shape: CalibrationSh
   };
   const bwd = await timeWorld(comms, backward, repeats, target);
   log(`calibrate: block (attention + MLP) of ${n} tokens/rank: forward ${(fwd * 1e3).toFixed(2)} ms, backward ${(bwd * 1e3).toFixed(2)} ms`);
+  const fnec: Sample[] = [{ x: n, seconds: fwd }];
+  const bnec: Sample[] = [{ x: n, seconds: bwd }];
   saved.forEach(disposeForward);
   for (const p of state) disposeAll([p.x, p.gain, p.dGain, p.qkvW, p.projW, ...(Object.values(p.mlp) as Tensor[]), ...(Object.values(p.mlpGrads) as Tensor[])]);
-  return { fnecSeconds: fwd, bnecSeconds: bwd };
+  return { fnec, bnec };
 }
 
 function disposeForward(f: { n1: { y: Tensor; rstd: Tensor }; qkv: Tensor; att: { out: Tensor; lse: Tensor }; x1: Tensor; n2: { y: Tensor; rstd: Tensor }; mlp: { y: Tensor; pre: Tensor; act: Tensor } }): void {
   disposeAll([f.n1.y, f.n1.rstd, f.qkv, f.att.out, f.att.lse, f.x1, f.n2.y, f.n2.rstd, f.mlp.y, f.mlp.pre, f.mlp.act]);
+}
+
+/** One pass over the four families of micro-benchmarks. */
+async function measurePass(
+  comms: readonly Communicator[],
+  shape: CalibrationShape,
+  a2aBytes: readonly number[],
+  tokens: readonly number[],
+  repeats: number,
+  target: number,
+  log: (l: string) => void,
+): Promise<CalibrationSamples> {
+  // Transfers are short: many runs of a few ms each cost little and let the minimum settle.
+  const a2a = await measureA2A(comms, a2aBytes, 'one', 5 * repeats, 0.005, log);
+  // W = 1 has nobody to contend with: no shared tier.
+  const a2aAll = comms.length > 1 ? await measureA2A(comms, a2aBytes, 'all', 5 * repeats, 0.005, log) : [];
+  // The FFN slope prices every layer: three times the rounds, so one busy spell cannot set it.
+  const { fec, bec } = await measureExperts(comms, shape, tokens, 3 * repeats, target, log);
+  const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 5 * repeats, 0.005, log) : { trans: [], agg: [] };
+  const { fnec, bnec } = await measureBlock(comms, shape, repeats, target, log);
+  return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec };
 }
 
 function checkShape(shape: CalibrationShape): void {
@@ -310,53 +341,36 @@ export async function calibrate(shape: CalibrationShape, options: CalibrationOpt
   const repeats = checkInteger('options.repeats', options.repeats ?? (quick ? 3 : 5), 1, 100);
   const target = quick ? 0.01 : 0.04;
   const log = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const a2aBytes = options.a2aBytes ?? (quick ? [16, 256, 2048].map((k) => k * KIB) : [4, 16, 64, 256, 1024, 4096].map((k) => k * KIB));
+  // Sizes a factor 2 apart (quick: 4) up to 4 MiB per receiver: the rate has a knee where what
+  // one core touches outgrows its L2 cache (1–2 MiB here), and with every rank receiving the
+  // contention appears only past it; a sparser grid interpolates across the knee.
+  const a2aBytes = options.a2aBytes ?? (quick ? [16, 128, 512, 2048] : [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]).map((k) => k * KIB);
   const tokens = options.tokens ?? (quick ? [256, 1024] : [256, 512, 1024, 2048, 4096]);
+  const passes = checkInteger('options.passes', options.passes ?? 1, 1, 100);
   const comms = createLocalWorld(shape.numRanks, { timeoutMs: 120_000 });
   try {
-    // Step 1: the four families of micro-benchmarks, after an untimed warm-up pass: the
-    // transfers' JavaScript (argument checks, packing) runs cold at first, and V8 needs some
-    // hundreds of calls to compile it; a young process also pays first-touch page faults.
+    // Step 1: an untimed warm-up pass: the transfers' JavaScript (argument checks, packing) runs
+    // cold at first, and V8 needs some hundreds of calls to compile it; a young process also
+    // pays first-touch page faults.
     const quiet = () => undefined;
-    await measureA2A(comms, a2aBytes.slice(0, 2), 10, 0.02, quiet);
+    await measureA2A(comms, a2aBytes.slice(0, 2), 'one', 10, 0.02, quiet);
     if (comms.length > 1) await measureTransfers(comms, shape, 10, 0.02, quiet);
     await measureExperts(comms, shape, tokens.slice(-1), 2, target, quiet);
-    // Transfers are short: many runs of a few ms each cost little and let the minimum settle.
-    const a2a = await measureA2A(comms, a2aBytes, 5 * repeats, 0.005, log);
-    // The FFN slope prices every layer: three times the rounds, so one busy spell cannot set it.
-    const { fec, bec } = await measureExperts(comms, shape, tokens, 3 * repeats, target, log);
-    const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 10 * repeats, 0.005, log) : { trans: [], agg: [] };
-    const block = await measureBlock(comms, shape, repeats, target, log);
-    // Step 2: fits. One world = one node, so both tiers are the same links.
+    // Step 2: the micro-benchmarks, `passes` times, merged by the fastest sample of each size.
+    const measured: CalibrationSamples[] = [];
+    for (let pass = 0; pass < passes; pass++) measured.push(await measurePass(comms, shape, a2aBytes, tokens, repeats, target, log));
+    const samples = mergeSamples(measured);
+    // Step 3: fits (pure). One world = one node, so both tiers are the same links.
     const expertBytes = packedExpertBytes(shape);
-    const forward = fitProportional(fec, 'fec');
-    // W = 1 has no transfers: any bandwidth prices nothing, take the A2A's largest.
-    const curve = a2aCurve(a2a, 'a2a');
-    const fallback = Math.max(...curve.map((p) => p.bytesPerSecond));
-    const tier = {
-      a2a: curve,
-      transBytesPerSecond: transfers.trans.length > 0 ? perTargetBandwidth(transfers.trans, expertBytes, comms.length, 'trans') : fallback,
-      aggBytesPerSecond: transfers.agg.length > 0 ? perTargetBandwidth(transfers.agg, expertBytes, comms.length, 'agg') : fallback,
-    };
-    const profile = validateProfile({
-      format: 'pro-prophet/hardware-profile',
-      version: 1,
-      ranksPerNode: ONE_NODE,
-      intraNode: tier,
-      interNode: tier,
-      tierCombine: 'max',
-      expertSecondsPerToken: forward,
-      fnecSeconds: block.fnecSeconds,
-      bnecSeconds: block.bnecSeconds,
-    });
-    const backwardPerForward = fitProportional(bec, 'bec') / forward;
+    const { profile, backwardPerForward } = profileFromSamples(samples, expertBytes, comms.length);
     // The α–β summary of the A2A samples, for the log only: the curve itself keeps every point.
-    if (a2a.length > 1) {
-      const ab = fitLatencyBandwidth(a2a, 'a2a');
+    if (samples.a2a.length > 1) {
+      const ab = fitLatencyBandwidth(samples.a2a, 'a2a');
       log(`calibrate: a2a ≈ ${(ab.latencySeconds * 1e6).toFixed(1)} us + bytes / ${(ab.bytesPerSecond / 1e9).toFixed(2)} GB/s`);
     }
-    log(`calibrate: ${(forward * 1e6).toFixed(3)} us/token forward, backward/forward ${backwardPerForward.toFixed(2)}, done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    return { profile, backwardPerForward, samples: { a2a, fec, bec, ...transfers }, expertParamBytes: expertBytes, elapsedSeconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    log(`calibrate: ${(profile.expertSecondsPerToken * 1e6).toFixed(3)} us/token forward, backward/forward ${backwardPerForward.toFixed(2)}, done in ${seconds.toFixed(1)} s`);
+    return { profile, backwardPerForward, samples, expertParamBytes: expertBytes, elapsedSeconds: seconds };
   } finally {
     for (const c of comms) c.dispose();
   }

@@ -3,7 +3,7 @@
  * {@link HardwareProfile}. No clock, no I/O; `calibrate.ts` does the measuring.
  */
 import { invalidValue } from '../../errors.js';
-import type { BandwidthPoint } from './perfmodel.js';
+import { ONE_NODE, validateProfile, type BandwidthPoint, type HardwareProfile } from './perfmodel.js';
 
 /** One measurement: `x` (bytes, tokens, targets) took `seconds`. */
 export interface Sample {
@@ -85,3 +85,82 @@ export function perTargetBandwidth(samples: ReadonlyArray<Sample>, expertBytes: 
   return expertBytes / (numRanks * fitProportional(samples, name));
 }
 
+
+/** Everything calibration measures, as samples (x: bytes, tokens or group size; see calibrate.ts). */
+export interface CalibrationSamples {
+  /** One receiver: x = bytes it receives from other ranks. */
+  readonly a2a: readonly Sample[];
+  /** Every rank receiving at once: x = total bytes received (empty when W = 1). */
+  readonly a2aAll: readonly Sample[];
+  /** Expert FFN forward / backward: x = tokens on one rank. */
+  readonly fec: readonly Sample[];
+  readonly bec: readonly Sample[];
+  /** One expert's Trans / Agg: x = group size (empty when W = 1). */
+  readonly trans: readonly Sample[];
+  readonly agg: readonly Sample[];
+  /** The non-MoE block forward / backward: x = tokens on one rank. */
+  readonly fnec: readonly Sample[];
+  readonly bnec: readonly Sample[];
+}
+
+const FAMILIES = ['a2a', 'a2aAll', 'fec', 'bec', 'trans', 'agg', 'fnec', 'bnec'] as const;
+
+/** The fastest sample of each x, ascending in x. */
+function fastestPerX(samples: readonly Sample[]): Sample[] {
+  const fastest = new Map<number, number>();
+  for (const { x, seconds } of samples) fastest.set(x, Math.min(seconds, fastest.get(x) ?? Infinity));
+  return [...fastest.entries()].sort((a, b) => a[0] - b[0]).map(([x, seconds]) => ({ x, seconds }));
+}
+
+/**
+ * Samples of several calibration passes merged: per family and x, the fastest (other jobs on a
+ * shared machine only ever add time, so passes spread over time let the minimum catch it quiet).
+ * Example: passes with fec (256, 2 ms) and (256, 1.5 ms) merge to fec (256, 1.5 ms).
+ */
+export function mergeSamples(passes: readonly CalibrationSamples[]): CalibrationSamples {
+  if (!Array.isArray(passes) || passes.length === 0) throw invalidValue('passes', 'non-empty array of samples', passes);
+  const merge = (family: (typeof FAMILIES)[number]) => fastestPerX(passes.flatMap((p) => p[family]));
+  return {
+    a2a: merge('a2a'),
+    a2aAll: merge('a2aAll'),
+    fec: merge('fec'),
+    bec: merge('bec'),
+    trans: merge('trans'),
+    agg: merge('agg'),
+    fnec: merge('fnec'),
+    bnec: merge('bnec'),
+  };
+}
+
+/**
+ * The one-node profile of `numRanks` in-process ranks from calibration samples (both tiers are
+ * the same links): the receiver curve and the shared tier (`a2aCurve`), the FFN slope
+ * (`fitProportional`), Trans/Agg per target (`perTargetBandwidth`), FNEC/BNEC (the fastest
+ * block sample). Also the measured backward/forward ratio (the model uses 2, Eq. 3).
+ */
+export function profileFromSamples(samples: CalibrationSamples, expertBytes: number, numRanks: number): { profile: HardwareProfile; backwardPerForward: number } {
+  const forward = fitProportional(samples.fec, 'samples.fec');
+  const curve = a2aCurve(samples.a2a, 'samples.a2a');
+  // W = 1 has no transfers: any bandwidth prices nothing, take the A2A's largest.
+  const fallback = Math.max(...curve.map((p) => p.bytesPerSecond));
+  const tier = {
+    a2a: curve,
+    transBytesPerSecond: samples.trans.length > 0 ? perTargetBandwidth(samples.trans, expertBytes, numRanks, 'samples.trans') : fallback,
+    aggBytesPerSecond: samples.agg.length > 0 ? perTargetBandwidth(samples.agg, expertBytes, numRanks, 'samples.agg') : fallback,
+  };
+  const fastest = (name: string, s: readonly Sample[]) => (checkSamples(name, s), Math.min(...s.map((q) => q.seconds)));
+  const profile = validateProfile({
+    format: 'pro-prophet/hardware-profile',
+    version: 1,
+    ranksPerNode: ONE_NODE,
+    intraNode: tier,
+    interNode: tier,
+    tierCombine: 'max',
+    expertSecondsPerToken: forward,
+    fnecSeconds: fastest('samples.fnec', samples.fnec),
+    bnecSeconds: fastest('samples.bnec', samples.bnec),
+    // W = 1 has nobody to contend with: no shared tier.
+    ...(samples.a2aAll.length > 0 ? { nodeA2a: a2aCurve(samples.a2aAll, 'samples.a2aAll') } : {}),
+  });
+  return { profile, backwardPerForward: fitProportional(samples.bec, 'samples.bec') / forward };
+}

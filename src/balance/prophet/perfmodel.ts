@@ -10,7 +10,10 @@
  *   once, so a receiver finishes with its slower tier) or `sum` (the conservative bound for nodes
  *   where both tiers cross one bottleneck, e.g. a PCIe-only GPU whose NIC traffic shares its PCIe
  *   link). With one node (ranksPerNode ≥ numRanks) both equal Eq. 1: for the default curves time
- *   grows with bytes above 256 KiB, so the largest receiver R_max decides.
+ *   grows with bytes above 256 KiB, so the largest receiver R_max decides. Optionally a
+ *   node-level shared tier (`nodeA2a`): the A2A takes at least the busiest node's total received
+ *   bytes through its shared medium (receivers of one node contend for it; see
+ *   {@link a2aSeconds}). Without it the model is Eq. 1 as above.
  * - Eq. 2/3 FEC/BEC: `max_i H_i × expertSecondsPerToken`, BEC = 2 × FEC. Experts sharing a rank run
  *   one after the other, so H_i sums all experts (homes and replicas) on rank i.
  * - Eq. 4/5 Trans/Agg: per selected expert j with group size g_j = 1 + |replicas_j| (= D − n_j),
@@ -55,6 +58,15 @@ export interface HardwareProfile {
   /** Forward / backward time of the adjacent non-MoE layer (Eq. 8's T_FNEC, T_BNEC), seconds. */
   readonly fnecSeconds: number;
   readonly bnecSeconds: number;
+  /**
+   * Optional node-level shared tier of the A2A: aggregate bandwidth over the total bytes that one
+   * node's ranks receive from other ranks in one exchange, ascending strictly in `bytes`. The
+   * ranks of a node share a medium (host memory and cores for in-process ranks, the NVSwitch or
+   * PCIe root complex of a GPU node), so several receivers at once finish no sooner than their
+   * total bytes take through it. Absent (profiles saved before it existed): no shared limit, the
+   * paper's Eq. 1.
+   */
+  readonly nodeA2a?: ReadonlyArray<BandwidthPoint>;
 }
 
 /** What the planner prices a layer with: a profile plus the layer's sizes. */
@@ -172,16 +184,21 @@ export function perfModel(
 
 function validateTier(tier: LinkTier, name: string): void {
   if (tier === null || typeof tier !== 'object') throw invalidType(name, 'LinkTier', tier);
-  if (!Array.isArray(tier.a2a) || tier.a2a.length === 0) throw invalidValue(`${name}.a2a`, 'non-empty array of points', tier.a2a);
-  tier.a2a.forEach((p, i) => {
-    if (p === null || typeof p !== 'object') throw invalidType(`${name}.a2a[${i}]`, 'BandwidthPoint', p);
-    const prev = tier.a2a[i - 1];
-    checkNumber(`${name}.a2a[${i}].bytes`, p.bytes, prev === undefined ? 1 : prev.bytes);
-    if (prev !== undefined && p.bytes === prev.bytes) throw invalidValue(`${name}.a2a[${i}].bytes`, `> ${prev.bytes} (strictly ascending)`, p.bytes);
-    checkPositive(`${name}.a2a[${i}].bytesPerSecond`, p.bytesPerSecond);
-  });
+  validateCurve(tier.a2a, `${name}.a2a`);
   checkPositive(`${name}.transBytesPerSecond`, tier.transBytesPerSecond);
   checkPositive(`${name}.aggBytesPerSecond`, tier.aggBytesPerSecond);
+}
+
+/** A bandwidth curve: a non-empty array of points, strictly ascending in bytes (≥ 1). */
+function validateCurve(curve: ReadonlyArray<BandwidthPoint>, name: string): void {
+  if (!Array.isArray(curve) || curve.length === 0) throw invalidValue(name, 'non-empty array of points', curve);
+  curve.forEach((p, i) => {
+    if (p === null || typeof p !== 'object') throw invalidType(`${name}[${i}]`, 'BandwidthPoint', p);
+    const prev = curve[i - 1];
+    checkNumber(`${name}[${i}].bytes`, p.bytes, prev === undefined ? 1 : prev.bytes);
+    if (prev !== undefined && p.bytes === prev.bytes) throw invalidValue(`${name}[${i}].bytes`, `> ${prev.bytes} (strictly ascending)`, p.bytes);
+    checkPositive(`${name}[${i}].bytesPerSecond`, p.bytesPerSecond);
+  });
 }
 
 function checkPositive(name: string, value: unknown): number {
@@ -202,6 +219,7 @@ export function validateProfile(profile: HardwareProfile, name = 'profile'): Har
   checkPositive(`${name}.expertSecondsPerToken`, profile.expertSecondsPerToken);
   checkNumber(`${name}.fnecSeconds`, profile.fnecSeconds, 0);
   checkNumber(`${name}.bnecSeconds`, profile.bnecSeconds, 0);
+  if (profile.nodeA2a !== undefined) validateCurve(profile.nodeA2a, `${name}.nodeA2a`);
   return profile;
 }
 
@@ -336,6 +354,51 @@ export function receiverPricer(model: PerfModel): (intraTokens: number, interTok
 }
 
 /**
+ * Seconds of the node-level shared tier for `tokens` slots received in one exchange by the ranks
+ * of one node (0 when the profile has no `nodeA2a`): `bytes / bandwidth(bytes)` on that curve,
+ * non-decreasing in bytes as {@link transferSeconds}.
+ */
+export function nodeSeconds(model: PerfModel, tokens: number): number {
+  const curve = model.profile.nodeA2a;
+  return curve === undefined ? 0 : transferSeconds(curve, tokens * model.bytesPerToken);
+}
+
+/**
+ * {@link nodeSeconds} for one model as a closure over its compiled curve (the planner's inner
+ * loops), or null when the profile has no shared tier, so callers skip the term entirely.
+ */
+export function nodePricer(model: PerfModel): ((tokens: number) => number) | null {
+  const curve = model.profile.nodeA2a;
+  if (curve === undefined) return null;
+  const seconds = tierPricer(compile(curve));
+  const { bytesPerToken } = model;
+  return (tokens) => seconds(tokens * bytesPerToken);
+}
+
+/** The node of `rank`: floor(rank / ranksPerNode). */
+export function nodeOf(profile: HardwareProfile, rank: number): number {
+  return Math.floor(rank / profile.ranksPerNode);
+}
+
+/**
+ * One A2A's seconds (Eq. 1 with the shared tier): the slowest receiver, or the busiest node's
+ * total received slots through its shared medium when that takes longer (only with `nodeA2a`).
+ * `intraTokens[r]` / `interTokens[r]`: slots rank r receives from its own node / other nodes.
+ * Example (one node, flat 1 B/s receivers, shared tier flat 1.5 B/s, 1 B per slot): receivers of
+ * [3, 3] slots take max(3, 6 / 1.5) = 4 s; [3, 0] take max(3, 2) = 3 s.
+ */
+export function a2aSeconds(model: PerfModel, intraTokens: ArrayLike<number>, interTokens: ArrayLike<number>): number {
+  const numRanks = intraTokens.length;
+  let slowest = 0;
+  for (let r = 0; r < numRanks; r++) slowest = Math.max(slowest, receiverSeconds(model, intraTokens[r] ?? 0, interTokens[r] ?? 0));
+  if (model.profile.nodeA2a === undefined) return slowest;
+  const perNode = new Float64Array(nodeOf(model.profile, numRanks - 1) + 1);
+  for (let r = 0; r < numRanks; r++) perNode[nodeOf(model.profile, r)] = (perNode[nodeOf(model.profile, r)] ?? 0) + (intraTokens[r] ?? 0) + (interTokens[r] ?? 0);
+  for (const tokens of perNode) slowest = Math.max(slowest, nodeSeconds(model, tokens));
+  return slowest;
+}
+
+/**
  * {@link transferSeconds} over one compiled curve, with a two-entry memo (the last two sizes): a
  * walk over candidate receivers prices a trial size and then returns to the unchanged base size.
  */
@@ -427,8 +490,6 @@ export function evaluatePlacement(counts: CountMatrix, placement: Placement, mod
       else inter[home] = (inter[home] ?? 0) + c;
     }
   }
-  let a2a = 0;
-  for (let r = 0; r < numRanks; r++) a2a = Math.max(a2a, receiverSeconds(model, intra[r] ?? 0, inter[r] ?? 0));
   const { trans, agg } = transAggSeconds(model, placement);
-  return layerCost(model, a2a, Math.max(...computed), trans, agg);
+  return layerCost(model, a2aSeconds(model, intra, inter), Math.max(...computed), trans, agg);
 }

@@ -30,7 +30,9 @@ import {
   toggleReplica,
   dropReplicaPrefix,
   hasRoom,
+  homeA2aSeconds,
   initialState,
+  maxOtherNodeSeconds,
   placementOf,
   rankPressure,
   refineByPairs,
@@ -246,7 +248,7 @@ function paperReceivers(search: Search, e: number): number[] {
   return others.filter((r) => !excluded.has(r) && hasRoom(state, model, opts.memoryBudgetBytes, e, r));
 }
 
-/** The largest H and A2A time over the ranks other than one home. */
+/** The largest H and A2A time over the ranks other than one home (A2A: and the other nodes). */
 interface OtherMaxima {
   readonly maxOtherH: number;
   readonly maxOtherRecv: number;
@@ -261,7 +263,9 @@ function otherMaxima(state: SearchState, home: number): OtherMaxima {
     maxOtherH = Math.max(maxOtherH, state.computed[r] ?? 0);
     maxOtherRecv = Math.max(maxOtherRecv, state.recvSeconds[r] ?? 0);
   }
-  return { maxOtherH, maxOtherRecv };
+  // Ranks of the home's node are counted as receivers above; their node's shared-tier time is the
+  // home's (homeA2aSeconds), since it changes with the home's receives.
+  return { maxOtherH, maxOtherRecv: Math.max(maxOtherRecv, maxOtherNodeSeconds(state, home)) };
 }
 
 /**
@@ -291,7 +295,9 @@ function chooseReceivers(
   let homeShare = (state.replicaCount[e] ?? 0) === 0 ? 1 : 0;
   let { trans, agg } = state;
   let homeH = computed[home] ?? 0;
-  let homeRecv = recvSeconds[home] ?? 0;
+  // With the shared tier the home's A2A time includes its node's (homeA2aSeconds).
+  const shared = state.nodeTime !== null;
+  let homeRecv = shared ? Math.max(recvSeconds[home] ?? 0, state.nodeSeconds[Math.floor(home / state.ranksPerNode)] ?? 0) : (recvSeconds[home] ?? 0);
   let intra = state.intraIn[home] ?? 0;
   let inter = state.interIn[home] ?? 0;
   let maxReceiverH = 0;
@@ -321,14 +327,14 @@ function chooseReceivers(
     if (!takeAll && receivers.length > 0 && layerSeconds(model, maxOtherRecv, tMaxH, tTrans, tAgg) > cost) continue;
     // Transfer time never falls with more bytes, so once the home is not the slowest receiver
     // its time cannot matter to the global cost: price it only when it can.
-    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : state.recvTime(tIntra, tInter);
+    let tHomeRecv = homeRecv <= maxOtherRecv ? -1 : shared ? homeA2aSeconds(state, home, tIntra, tInter) : state.recvTime(tIntra, tInter);
     const tCost = layerSeconds(model, Math.max(maxOtherRecv, tHomeRecv), tMaxH, tTrans, tAgg);
     if (receivers.length === 0 && tCost < fallbackCost) {
       fallback = r;
       fallbackCost = tCost;
     }
     if (!takeAll && tCost > cost) continue;
-    if (tHomeRecv < 0) tHomeRecv = state.recvTime(tIntra, tInter);
+    if (tHomeRecv < 0) tHomeRecv = shared ? homeA2aSeconds(state, home, tIntra, tInter) : state.recvTime(tIntra, tInter);
     const tLocal = layerSeconds(model, tHomeRecv, Math.max(tReceiverH, homeH - c), tTrans, tAgg);
     if (!takeAll && !(tCost < cost || tLocal < local)) continue;
     receivers.push(r);

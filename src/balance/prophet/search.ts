@@ -4,7 +4,7 @@
  * move costs O(1) and pricing a move O(1) (after O(numRanks) bookkeeping per accepted move).
  * Internal to the planner; the state is owned by one search and never escapes it.
  */
-import { layerSeconds, paramBytesOf, receiverPricer, sameNode, type PerfModel } from './perfmodel.js';
+import { layerSeconds, nodePricer, paramBytesOf, receiverPricer, sameNode, type PerfModel } from './perfmodel.js';
 import { expertsPerRank, type Placement } from './placement.js';
 import type { CountMatrix } from './stats.js';
 
@@ -25,6 +25,14 @@ export interface SearchState {
   readonly recvSeconds: Float64Array;
   /** The model's receiverSeconds with its curves compiled: (intra slots, inter slots) → seconds. */
   readonly recvTime: (intraTokens: number, interTokens: number) => number;
+  /**
+   * The node-level shared tier (`nodeA2a`): slots each node's ranks receive, their seconds, and
+   * the model's nodeSeconds compiled (null without the tier: then nodeIn/nodeSeconds stay 0).
+   */
+  readonly ranksPerNode: number;
+  readonly nodeIn: Float64Array;
+  readonly nodeSeconds: Float64Array;
+  readonly nodeTime: ((tokens: number) => number) | null;
   /** Replica bytes per rank, and replicas per expert. */
   readonly memoryUsed: Float64Array;
   readonly replicaCount: Int32Array;
@@ -55,6 +63,10 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     interIn: new Float64Array(numRanks),
     recvSeconds: new Float64Array(numRanks),
     recvTime: receiverPricer(model),
+    ranksPerNode: model.profile.ranksPerNode,
+    nodeIn: new Float64Array(Math.floor((numRanks - 1) / model.profile.ranksPerNode) + 1),
+    nodeSeconds: new Float64Array(Math.floor((numRanks - 1) / model.profile.ranksPerNode) + 1),
+    nodeTime: nodePricer(model),
     memoryUsed: new Float64Array(numRanks),
     replicaCount: new Int32Array(numExperts),
     remoteSlots: new Float64Array(numExperts),
@@ -77,7 +89,36 @@ export function initialState(counts: CountMatrix, model: PerfModel): SearchState
     }
   }
   for (let r = 0; r < numRanks; r++) state.recvSeconds[r] = state.recvTime(state.intraIn[r] ?? 0, state.interIn[r] ?? 0);
+  if (state.nodeTime !== null) {
+    for (let r = 0; r < numRanks; r++) {
+      const n = Math.floor(r / state.ranksPerNode);
+      state.nodeIn[n] = (state.nodeIn[n] ?? 0) + (state.intraIn[r] ?? 0) + (state.interIn[r] ?? 0);
+    }
+    for (let n = 0; n < state.nodeIn.length; n++) state.nodeSeconds[n] = state.nodeTime(state.nodeIn[n] ?? 0);
+  }
   return state;
+}
+
+/**
+ * The A2A seconds that `home` sets if it received `intra` + `inter` slots instead of its current
+ * ones: its own receiver time, or its node's shared-tier time with the difference applied,
+ * whichever is longer (only these two change when the home's receives change).
+ */
+export function homeA2aSeconds(state: SearchState, home: number, intra: number, inter: number): number {
+  const recv = state.recvTime(intra, inter);
+  if (state.nodeTime === null) return recv;
+  const n = Math.floor(home / state.ranksPerNode);
+  const total = (state.nodeIn[n] ?? 0) + intra + inter - (state.intraIn[home] ?? 0) - (state.interIn[home] ?? 0);
+  return Math.max(recv, state.nodeTime(total));
+}
+
+/** The largest shared-tier seconds over the nodes other than `home`'s (0 without the tier). */
+export function maxOtherNodeSeconds(state: SearchState, home: number): number {
+  if (state.nodeTime === null) return 0;
+  const skip = Math.floor(home / state.ranksPerNode);
+  let max = 0;
+  for (let n = 0; n < state.nodeSeconds.length; n++) if (n !== skip) max = Math.max(max, state.nodeSeconds[n] ?? 0);
+  return max;
 }
 
 /** The modelled seconds of the current state (Eq. 6/8). */
@@ -88,6 +129,7 @@ export function stateCost(state: SearchState, model: PerfModel): number {
     maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
     maxH = Math.max(maxH, state.computed[r] ?? 0);
   }
+  for (const t of state.nodeSeconds) maxRecv = Math.max(maxRecv, t);
   return layerSeconds(model, maxRecv, maxH, state.trans, state.agg);
 }
 
@@ -115,6 +157,11 @@ export function toggleReplica(state: SearchState, model: PerfModel, e: number, r
   state.computed[home] = (state.computed[home] ?? 0) - c;
   if (intra) state.intraIn[home] = (state.intraIn[home] ?? 0) - c;
   else state.interIn[home] = (state.interIn[home] ?? 0) - c;
+  if (state.nodeTime !== null) {
+    const n = Math.floor(home / state.ranksPerNode);
+    state.nodeIn[n] = (state.nodeIn[n] ?? 0) - c;
+    if (refreshHome) state.nodeSeconds[n] = state.nodeTime(state.nodeIn[n] ?? 0);
+  }
   if (refreshHome) state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
   state.trans += sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
   state.agg += sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
@@ -130,6 +177,10 @@ export function applyReceivers(state: SearchState, model: PerfModel, e: number, 
   for (const r of receivers) toggleReplica(state, model, e, r, 1, false);
   const home = Math.floor(e / state.expertsPerRank);
   state.recvSeconds[home] = state.recvTime(state.intraIn[home] ?? 0, state.interIn[home] ?? 0);
+  if (state.nodeTime !== null) {
+    const n = Math.floor(home / state.ranksPerNode);
+    state.nodeSeconds[n] = state.nodeTime(state.nodeIn[n] ?? 0);
+  }
 }
 
 /**
@@ -160,10 +211,10 @@ function maxExcluding(values: Float64Array, top: Int32Array, a: number, b: numbe
 
 /**
  * Modelled cost after toggling replica (e, r) (`sign` 1 adds, -1 removes) without changing the
- * state: O(1) given the top-3 ranks by H and top-2 by A2A time. When a lower bound already exceeds
- * `bound`, the bound is returned instead (the move is rejected either way); otherwise the cost is
- * exact (the same arithmetic as {@link toggleReplica} then {@link stateCost}) and the home's new
- * A2A seconds are written to `homeRecvOut[0]`.
+ * state: O(1) given the top-3 ranks by H, top-2 by A2A time and top-2 nodes by shared-tier time.
+ * When a lower bound already exceeds `bound`, the bound is returned instead (the move is rejected
+ * either way); otherwise the cost is exact (the same arithmetic as {@link toggleReplica} then
+ * {@link stateCost}) and the home's new receiver seconds are written to `homeRecvOut[0]`.
  */
 function toggleCost(
   state: SearchState,
@@ -173,6 +224,7 @@ function toggleCost(
   sign: 1 | -1,
   topH: Int32Array,
   topRecv: Int32Array,
+  topNode: Int32Array,
   bound: number,
   homeRecvOut: Float64Array,
 ): number {
@@ -187,14 +239,19 @@ function toggleCost(
   const trans = state.trans + sign * share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
   const agg = state.agg + sign * share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
   const maxH = Math.max(maxExcluding(computed, topH, r, home), (computed[r] ?? 0) + c, (computed[home] ?? 0) - c);
-  const otherRecv = maxExcluding(state.recvSeconds, topRecv, home, home);
-  // The home's A2A time falls when adding and rises when removing: bound it before pricing it.
-  const lowerRecv = sign === 1 ? otherRecv : Math.max(otherRecv, state.recvSeconds[home] ?? 0);
+  const { nodeTime } = state;
+  const homeNode = nodeTime === null ? 0 : Math.floor(home / state.ranksPerNode);
+  let otherRecv = maxExcluding(state.recvSeconds, topRecv, home, home);
+  if (nodeTime !== null) otherRecv = Math.max(otherRecv, maxExcluding(state.nodeSeconds, topNode, homeNode, homeNode));
+  // The home's A2A time (and its node's) falls when adding and rises when removing: bound it
+  // before pricing it.
+  const lowerRecv = sign === 1 ? otherRecv : Math.max(otherRecv, state.recvSeconds[home] ?? 0, state.nodeSeconds[homeNode] ?? 0);
   const lower = layerSeconds(model, lowerRecv, maxH, trans, agg);
   if (lower > bound) return lower;
   const homeRecv = state.recvTime((state.intraIn[home] ?? 0) - (intra ? c : 0), (state.interIn[home] ?? 0) - (intra ? 0 : c));
   homeRecvOut[0] = homeRecv;
-  return layerSeconds(model, Math.max(otherRecv, homeRecv), maxH, trans, agg);
+  const homeNodeSeconds = nodeTime === null ? 0 : nodeTime((state.nodeIn[homeNode] ?? 0) - c);
+  return layerSeconds(model, Math.max(otherRecv, homeRecv, homeNodeSeconds), maxH, trans, agg);
 }
 
 /** A rank's own modelled time, 3·FEC(H_r) + 4·A2A_r (seconds): the pressure on it. */
@@ -214,9 +271,13 @@ function markCritical(state: SearchState, model: PerfModel, critical: Uint8Array
     maxH = Math.max(maxH, state.computed[r] ?? 0);
     maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
   }
+  for (const t of state.nodeSeconds) maxRecv = Math.max(maxRecv, t);
   list.length = 0;
+  const shared = state.nodeTime !== null && maxRecv > 0;
   for (let r = 0; r < state.numRanks; r++) {
-    const near = (state.computed[r] ?? 0) >= (1 - slack) * maxH || (state.recvSeconds[r] ?? 0) >= (1 - slack) * maxRecv;
+    // A rank on a node whose shared tier sets the A2A time relieves it by receiving less.
+    const nodeNear = shared && (state.nodeSeconds[Math.floor(r / state.ranksPerNode)] ?? 0) >= (1 - slack) * maxRecv;
+    const near = (state.computed[r] ?? 0) >= (1 - slack) * maxH || (state.recvSeconds[r] ?? 0) >= (1 - slack) * maxRecv || nodeNear;
     critical[r] = near ? 1 : 0;
     if (near) list.push(r);
   }
@@ -237,6 +298,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
   let current = stateCost(state, model);
   const topH = topIndices(computed, new Int32Array(3));
   const topRecv = topIndices(recvSeconds, new Int32Array(2));
+  const topNode = topIndices(state.nodeSeconds, new Int32Array(2));
   const critical = new Uint8Array(numRanks);
   const criticalRanks: number[] = [];
   // A snapshot of the critical ranks for one expert's scan (markCritical rewrites the list).
@@ -262,7 +324,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
         const sign = hosted ? -1 : 1;
         const limit = current * (1 + 1e-12);
         // Priced without touching the state; only an accepted move is applied.
-        const cost = toggleCost(state, model, e, r, sign, topH, topRecv, limit, homeRecvAfter);
+        const cost = toggleCost(state, model, e, r, sign, topH, topRecv, topNode, limit, homeRecvAfter);
         if (cost > limit) continue;
         const c = sign * (counts[r * numExperts + e] ?? 0);
         const before = pressure(r) ** 2 + pressure(home) ** 2;
@@ -273,6 +335,7 @@ export function refineByToggles(state: SearchState, model: PerfModel, budget: nu
           current = Math.min(current, cost);
           topIndices(computed, topH);
           topIndices(recvSeconds, topRecv);
+          topIndices(state.nodeSeconds, topNode);
           exposed = markCritical(state, model, critical, criticalRanks);
           changed = true;
         }
@@ -301,6 +364,7 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
   const computed = new Float64Array(state.computed);
   const intraIn = new Float64Array(state.intraIn);
   const interIn = new Float64Array(state.interIn);
+  const nodeIn = new Float64Array(state.nodeIn);
   const replicaCount = new Int32Array(state.replicaCount);
   let { trans, agg } = state;
   let maxH = 0;
@@ -309,6 +373,7 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     maxH = Math.max(maxH, computed[r] ?? 0);
     maxRecv = Math.max(maxRecv, state.recvSeconds[r] ?? 0);
   }
+  for (const t of state.nodeSeconds) maxRecv = Math.max(maxRecv, t);
   let best = layerSeconds(model, maxRecv, maxH, trans, agg);
   let bestLength = 0;
   const { intraNode, interNode } = model.profile;
@@ -331,6 +396,8 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
     computed[home] = (computed[home] ?? 0) + c;
     if (intra) intraIn[home] = (intraIn[home] ?? 0) + c;
     else interIn[home] = (interIn[home] ?? 0) + c;
+    const homeNode = Math.floor(home / state.ranksPerNode);
+    nodeIn[homeNode] = (nodeIn[homeNode] ?? 0) + c;
     trans -= share * (1 / tier.transBytesPerSecond + homeShare / intraNode.transBytesPerSecond);
     agg -= share * (1 / tier.aggBytesPerSecond + homeShare / intraNode.aggBytesPerSecond);
     replicaCount[e] = (replicaCount[e] ?? 0) - 1;
@@ -344,10 +411,12 @@ export function dropReplicaPrefix(state: SearchState, model: PerfModel): number 
       maxH = 0;
       for (let q = 0; q < numRanks; q++) maxH = Math.max(maxH, computed[q] ?? 0);
     } else maxH = Math.max(maxH, computed[home] ?? 0);
-    // A2A times never fall here, so the cost with the stale maxRecv is a lower bound.
+    // A2A times (receivers' and nodes') never fall here, so the cost with the stale maxRecv is a
+    // lower bound.
     if (layerSeconds(model, maxRecv, maxH, trans, agg) > best) continue;
     for (const q of staleHomes) {
       maxRecv = Math.max(maxRecv, state.recvTime(intraIn[q] ?? 0, interIn[q] ?? 0));
+      if (state.nodeTime !== null) maxRecv = Math.max(maxRecv, state.nodeTime(nodeIn[Math.floor(q / state.ranksPerNode)] ?? 0));
       stale[q] = 0;
     }
     staleHomes.length = 0;

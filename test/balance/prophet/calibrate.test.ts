@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 import { calibrate, evenRows, groupPlacement, packedExpertBytes, type CalibrationShape } from '../../../src/balance/prophet/calibrate.js';
-import { a2aCurve, fitLatencyBandwidth, fitProportional, perTargetBandwidth } from '../../../src/balance/prophet/calibration-fit.js';
+import {
+  a2aCurve,
+  fitLatencyBandwidth,
+  fitProportional,
+  mergeSamples,
+  perTargetBandwidth,
+  profileFromSamples,
+  type CalibrationSamples,
+} from '../../../src/balance/prophet/calibration-fit.js';
 import { DEFAULT_HARDWARE_PROFILE, transferSeconds, validateProfile, type HardwareProfile } from '../../../src/balance/prophet/perfmodel.js';
 import { plan } from '../../../src/balance/prophet/planner.js';
 import { loadProfileFile, saveProfileFile } from '../../../src/balance/prophet/profile-file.js';
@@ -67,6 +75,57 @@ describe('fits against synthetic data with known parameters', () => {
     expect(perTargetBandwidth(samples, size, d) / b).toBeCloseTo(1, 12);
   });
 
+  test('mergeSamples keeps the fastest sample of each size over the passes', () => {
+    const pass = (scale: number): CalibrationSamples => ({
+      a2a: [{ x: 1024, seconds: 2e-6 * scale }, { x: 4096, seconds: 5e-6 }],
+      a2aAll: [{ x: 2048, seconds: 3e-6 * scale }],
+      fec: [{ x: 256, seconds: 1e-3 * scale }],
+      bec: [{ x: 256, seconds: 2e-3 }],
+      trans: [],
+      agg: [],
+      fnec: [{ x: 256, seconds: 4e-3 / scale }],
+      bnec: [{ x: 256, seconds: 8e-3 }],
+    });
+    const merged = mergeSamples([pass(1), pass(0.5)]);
+    expect(merged.a2a).toEqual([{ x: 1024, seconds: 1e-6 }, { x: 4096, seconds: 5e-6 }]);
+    expect(merged.a2aAll).toEqual([{ x: 2048, seconds: 1.5e-6 }]);
+    expect(merged.fec).toEqual([{ x: 256, seconds: 0.5e-3 }]);
+    expect(merged.fnec).toEqual([{ x: 256, seconds: 4e-3 }]);
+    expect(merged.trans).toEqual([]);
+    expect(() => mergeSamples([])).toThrow('Expected non-empty array of samples for passes but received []');
+  });
+
+  test('profileFromSamples recovers known constants, the shared tier included', () => {
+    // Synthetic backend: FFN 3 µs per token (backward 2×), receivers at 10 GB/s, the node's
+    // shared medium at 15 GB/s, Trans 2 GB/s and Agg 1 GB/s per target, W = 4.
+    const expertBytes = 8e6;
+    const W = 4;
+    const samples: CalibrationSamples = {
+      a2a: [1e4, 1e5, 1e6].map((x) => ({ x, seconds: x / 1e10 })),
+      a2aAll: [4e4, 4e5, 4e6].map((x) => ({ x, seconds: x / 1.5e10 })),
+      fec: [256, 1024].map((x) => ({ x, seconds: 3e-6 * x })),
+      bec: [256, 1024].map((x) => ({ x, seconds: 6e-6 * x })),
+      trans: [2, 3, 4].map((g) => ({ x: g, seconds: (g * expertBytes) / (W * 2e9) })),
+      agg: [2, 3, 4].map((g) => ({ x: g, seconds: (g * expertBytes) / (W * 1e9) })),
+      fnec: [{ x: 256, seconds: 1e-3 }],
+      bnec: [{ x: 256, seconds: 2e-3 }],
+    };
+    const { profile, backwardPerForward } = profileFromSamples(samples, expertBytes, W);
+    expect(profile.expertSecondsPerToken).toBeCloseTo(3e-6, 15);
+    expect(backwardPerForward).toBeCloseTo(2, 12);
+    expect(profile.intraNode.a2a.every((p) => Math.abs(p.bytesPerSecond / 1e10 - 1) < 1e-12)).toBe(true);
+    expect(profile.nodeA2a?.map((p) => p.bytes)).toEqual([4e4, 4e5, 4e6]);
+    expect(profile.nodeA2a?.every((p) => Math.abs(p.bytesPerSecond / 1.5e10 - 1) < 1e-12)).toBe(true);
+    expect(profile.intraNode.transBytesPerSecond / 2e9).toBeCloseTo(1, 12);
+    expect(profile.intraNode.aggBytesPerSecond / 1e9).toBeCloseTo(1, 12);
+    expect([profile.fnecSeconds, profile.bnecSeconds]).toEqual([1e-3, 2e-3]);
+    // One rank: no shared tier and no transfers (Trans/Agg take the A2A's bandwidth).
+    const alone = profileFromSamples({ ...samples, a2aAll: [], trans: [], agg: [] }, expertBytes, 1).profile;
+    expect(alone.nodeA2a).toBeUndefined();
+    expect(alone.intraNode.transBytesPerSecond).toBeCloseTo(1e10, 0);
+    expect(() => profileFromSamples({ ...samples, fnec: [] }, expertBytes, W)).toThrow('Expected non-empty array of samples for samples.fnec');
+  });
+
   test('evenRows, groupPlacement and packedExpertBytes', () => {
     expect(Array.from(evenRows(10, 4))).toEqual([3, 3, 2, 2]);
     expect(groupPlacement(4, 8, 3).replicas).toEqual([[1, 2], [], [], [], [], [], [], []]);
@@ -79,7 +138,7 @@ describe('fits against synthetic data with known parameters', () => {
 describe('calibrate (quick, tiny shape)', () => {
   test('returns a valid profile: positive finite fields, A2A curve non-decreasing in time', async () => {
     const lines: string[] = [];
-    const c = await calibrate(SHAPE, { quick: true, repeats: 1, a2aBytes: [1024, 8192, 65536], tokens: [32, 128], progress: (l) => lines.push(l) });
+    const c = await calibrate(SHAPE, { quick: true, repeats: 1, passes: 2, a2aBytes: [1024, 8192, 65536], tokens: [32, 128], progress: (l) => lines.push(l) });
     const p = c.profile;
     expect(validateProfile(p)).toBe(p);
     const positive = [p.expertSecondsPerToken, p.fnecSeconds, p.bnecSeconds, p.intraNode.transBytesPerSecond, p.intraNode.aggBytesPerSecond, c.backwardPerForward];
@@ -95,6 +154,12 @@ describe('calibrate (quick, tiny shape)', () => {
       previous = t;
     }
     expect(c.samples.trans.map((s) => s.x)).toEqual([2]);
+    // The shared tier: every rank receiving at once, x = the node's total (2 ranks).
+    expect(p.nodeA2a?.map((q) => q.bytes)).toEqual(c.samples.a2aAll.map((s) => s.x));
+    expect(c.samples.a2aAll.map((s) => s.x)).toEqual(c.samples.a2a.map((s) => 2 * s.x));
+    // Two passes, merged: one sample per size.
+    expect(c.samples.fec.map((s) => s.x)).toEqual([32, 128]);
+    expect(lines.filter((l) => l.includes('all 2 ranks receiving')).length).toBe(6);
     expect(c.expertParamBytes).toBe(packedExpertBytes(SHAPE));
     expect(lines.some((l) => l.startsWith('calibrate: a2a'))).toBe(true);
   });
@@ -103,6 +168,7 @@ describe('calibrate (quick, tiny shape)', () => {
     await expect(calibrate({ ...SHAPE, numExperts: 1 })).rejects.toThrow('Expected integer >= 2 for shape.numExperts but received 1 of type number');
     await expect(calibrate({ ...SHAPE, numExperts: 6, numRanks: 4 })).rejects.toThrow('Expected a multiple of shape.numRanks (4) for shape.numExperts but received 6');
     await expect(calibrate({ ...SHAPE, numHeads: 3 })).rejects.toThrow('Expected a divisor of shape.dModel (32) for shape.numHeads but received 3');
+    await expect(calibrate(SHAPE, { passes: 0 })).rejects.toThrow('Expected integer in [1, 100] for options.passes but received 0');
   });
 });
 
