@@ -386,7 +386,9 @@ async function measurePass(
   // W = 1 has nothing to transfer, so nothing to overlap.
   const largest = transfers.trans.at(-1);
   if (largest === undefined) return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec };
-  const overlap = await measureOverlap(comms, shape, tokensFor(largest.seconds, fec), 3 * repeats, target, log);
+  // Interference is a difference of figures of similar size, so it needs their minima settled:
+  // many short rounds, as for the transfers.
+  const overlap = await measureOverlap(comms, shape, tokensFor(largest.seconds, fec), 5 * repeats, Math.min(target, 0.01), log);
   return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec, overlap };
 }
 
