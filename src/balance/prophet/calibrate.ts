@@ -416,7 +416,8 @@ export function packedExpertBytes(shape: Pick<CalibrationShape, 'dModel' | 'hidd
  * Measures the backend and returns a validated profile for `shape` (one node: the in-process
  * world has one link tier, so intraNode = interNode). Creates and disposes its own local world
  * of `shape.numRanks` ranks. Yields to the event loop while work runs; takes about 2.5 s with
- * `quick` and 13 s without for the bench's shape (d = 256, W = 2) on a 2-core machine.
+ * `quick` and 13 s without for the bench's shape (d = 256, W = 2) on a 2-core machine, plus about
+ * 1 s (quick) for the overlap figures; the untimed warm-up comes on top.
  */
 export async function calibrate(shape: CalibrationShape, options: CalibrationOptions = {}): Promise<Calibration> {
   checkShape(shape);
