@@ -24,16 +24,19 @@
  * non-MoE compute, exchanges incl. waiting, optimizer step, in-line transfers; slower rank) comes
  * from three recorded untimed steps per setup. One OpenMP thread per rank (OMP_NUM_THREADS = 1,
  * set before the addon loads unless given), so the two ranks use the two cores. The planner
- * and the schedule price with a quick calibration of this machine (`calibrate`).
+ * and the schedule price with a quick calibration of this machine (`calibrate`), overlap costs
+ * included: the fallback rule then decides per block and transfer whether to overlap, and the
+ * rows count its decisions over the timed steps (`transfers_inline`, `transfers_overlapped`).
  *
  * Arguments: --rounds N (default 15), --layers L (default 2), --hidden h (default 2048),
- * --batch B (global sequences of 64 bytes, default 16), --quick (5 rounds).
+ * --batch B (global sequences of 64 bytes, default 16), --quick (5 rounds), --interference x
+ * (override the calibrated interference, e.g. 0 for the schedule as before calibration).
  */
 import { calibrate } from '../src/balance/prophet/calibrate.js';
 import { evaluatePlacement, type HardwareProfile } from '../src/balance/prophet/perfmodel.js';
 import { overlapReport, type BlockCosts } from '../src/balance/prophet/scheduler.js';
 import { emptyPlacement, type Placement } from '../src/balance/prophet/placement.js';
-import { transferSchedule, type BlockTransfers } from '../src/balance/prophet/transfer-schedule.js';
+import { transferSchedule, type BlockTransfers, type TransferScheduleOptions } from '../src/balance/prophet/transfer-schedule.js';
 import type { Communicator } from '../src/comm/communicator.js';
 import { createLocalWorld } from '../src/comm/local.js';
 import { BalancePlanner, type PolicyName } from '../src/model/balance.js';
@@ -43,7 +46,7 @@ import { Rng } from '../src/model/rng.js';
 import { RankTrainer } from '../src/model/trainer.js';
 import { Timeline } from '../src/runtime/timeline.js';
 import type { Benchmark, BenchmarkResult } from './types.js';
-import { integerOption as option } from './util-args.js';
+import { integerOption as option, shareOption } from './util-args.js';
 
 const NUM_RANKS = 2;
 const HOT = 8; // feature 0 of every token embedding
@@ -56,6 +59,9 @@ class Setup {
   private readonly planner: BalancePlanner;
   private placements: Placement[];
   private schedules: BlockTransfers[] | null = null;
+  /** The fallback rule's decisions over the steps run: non-empty transfers (a block's Trans or
+   * Agg) in line on the compute stream, or overlapped on the transfer stream. */
+  readonly decisions = { inline: 0, overlapped: 0 };
 
   constructor(
     readonly name: string,
@@ -64,6 +70,8 @@ class Setup {
     readonly config: ModelConfig,
     profile: HardwareProfile,
     readonly batch: number,
+    /** Overrides of the profile's overlap costs (none: the calibrated ones). */
+    private readonly scheduleOptions: TransferScheduleOptions = {},
   ) {
     this.comms = createLocalWorld(NUM_RANKS, { timeoutMs: 120_000 });
     this.trainers = this.comms.map((comm) => new RankTrainer(comm, config, { batch, lr: 0 }));
@@ -104,6 +112,7 @@ class Setup {
       this.trainers[r]!.model.timeline = tl;
       tl.begin(this.trainers[r]!.model.stream);
     });
+    this.count(this.schedules);
     const start = performance.now();
     const reports = await Promise.all(this.trainers.map((t) => t.step(batch)));
     const ms = performance.now() - start;
@@ -112,8 +121,19 @@ class Setup {
     const counts = reports[0]!.countMatrices;
     this.placements = this.planner.next(counts);
     const matrices = counts.map((data) => ({ numRanks: NUM_RANKS, numExperts: this.config.numExperts, data }));
-    this.schedules = transferSchedule(matrices, this.placements, this.planner.model);
+    this.schedules = transferSchedule(matrices, this.placements, this.planner.model, this.scheduleOptions);
     return { ms, spans: spans.map((s) => ({ rank: s.rank, name: s.name, ms: s.endMs - s.startMs })) };
+  }
+
+  /** Counts how the step about to run issues its transfers (overlap off: all in line). */
+  private count(schedules: readonly BlockTransfers[] | null): void {
+    for (const block of schedules ?? []) {
+      for (const p of [block.trans, block.agg]) {
+        if (p.a.length + p.b.length === 0) continue;
+        if (this.overlap && !p.inline) this.decisions.overlapped++;
+        else this.decisions.inline++;
+      }
+    }
   }
 
   /** What the iteration simulator (scheduler.ts) expects of the last step's placements under
@@ -179,24 +199,32 @@ const benchmark: Benchmark = {
     const numLayers = option(args, '--layers', 2);
     const hidden = option(args, '--hidden', 2048);
     const batch = option(args, '--batch', 16);
+    const interference = shareOption(args, '--interference');
     const config = resolveModelConfig({ dModel: 256, hidden, mlpHidden: 64, numHeads: 4, numLayers, numExperts: 4, topK: 1, seqLen: 64, initSeed: 1 });
     const log = (line: string) => process.stderr.write(`${line}\n`);
     // Step 1: this machine's profile for the shape (the planner and the schedule price with it).
-    const { profile } = await calibrate(
+    const { profile, samples } = await calibrate(
       { numRanks: NUM_RANKS, dModel: 256, hidden, numExperts: 4, numHeads: 4, mlpHidden: 64, batchPerRank: batch / NUM_RANKS, seqLen: 64 },
       { quick: true, progress: () => undefined },
     );
-    log(`scheduler: calibrated (FNEC ${(profile.fnecSeconds * 1e3).toFixed(2)} ms, ${(profile.expertSecondsPerToken * 1e6).toFixed(1)} µs/token)`);
+    const overlap = profile.overlap!; // W = 2: calibration measured it
+    log(
+      `scheduler: calibrated (FNEC ${(profile.fnecSeconds * 1e3).toFixed(2)} ms, ${(profile.expertSecondsPerToken * 1e6).toFixed(1)} µs/token; ` +
+        `interference ${overlap.interference.toFixed(2)}, hand-off ${(overlap.syncSeconds * 1e6).toFixed(1)} µs per part` +
+        `${interference === undefined ? '' : `; the schedule uses interference ${interference} (--interference)`})`,
+    );
+    const scheduleOptions = interference === undefined ? {} : { interference };
     // Step 2: three setups, forced hot expert, two warm-up steps (the first plans the second's
     // placement; the second runs it once untimed).
-    const setups = [new Setup('none', 'none', true, config, profile, batch), new Setup('planner', 'prophet', false, config, profile, batch), new Setup('planner+scheduler', 'prophet', true, config, profile, batch)];
+    const setups = [new Setup('none', 'none', true, config, profile, batch), new Setup('planner', 'prophet', false, config, profile, batch), new Setup('planner+scheduler', 'prophet', true, config, profile, batch, scheduleOptions)];
     const dataset = TextDataset.load();
     let rng = Rng.fromSeed(1);
     try {
       for (const s of setups) await s.forceHotExpert();
       const batches = Array.from({ length: rounds + 2 }, () => dataset.sampleBatch(rng, batch, config.seqLen));
       for (const batch of batches.slice(0, 2)) for (const s of setups) await s.step(batch);
-      // Step 3: interleaved rounds, the order rotating.
+      // Step 3: interleaved rounds, the order rotating; the fallback's decisions counted there.
+      for (const s of setups) Object.assign(s.decisions, { inline: 0, overlapped: 0 });
       const times = setups.map(() => [] as number[]);
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < setups.length; k++) {
@@ -204,6 +232,7 @@ const benchmark: Benchmark = {
           times[i]!.push((await setups[i]!.step(batches[round + 2]!)).ms);
         }
       }
+      const decisions = setups.map((s) => ({ ...s.decisions }));
       // Step 4: where the time goes: the best of three recorded (untimed) steps of each setup.
       // The in-line Trans+Agg time of the planner-alone setup is the hidden fraction's divisor.
       rng = Rng.fromSeed(2);
@@ -226,7 +255,11 @@ const benchmark: Benchmark = {
       const rows = setups.map((s, i) => {
         const d = s.describe();
         const mine = times[i]!;
-        log(`${s.name}: median ${median(mine).toFixed(1)} ms, min ${Math.min(...mine).toFixed(1)} ms; hot share ${d.hotShare.toFixed(3)}, replicas ${d.replicas}${s.overlap && d.replicas > 0 ? `; ${d.schedule}` : ''}`);
+        const made = decisions[i]!;
+        log(
+          `${s.name}: median ${median(mine).toFixed(1)} ms, min ${Math.min(...mine).toFixed(1)} ms; hot share ${d.hotShare.toFixed(3)}, replicas ${d.replicas}; ` +
+            `transfers in line ${made.inline}, overlapped ${made.overlapped} over ${rounds} steps${s.overlap && d.replicas > 0 ? `; ${d.schedule}` : ''}`,
+        );
         return {
           setup: s.name,
           median_ms: median(mine),
@@ -234,6 +267,8 @@ const benchmark: Benchmark = {
           vs_none: perRound((k) => mine[k]! / none[k]!),
           hot_share: d.hotShare,
           replicas_per_step: d.replicas,
+          transfers_inline: made.inline,
+          transfers_overlapped: made.overlapped,
           ...breakdown[i]!,
         };
       });
@@ -245,7 +280,7 @@ const benchmark: Benchmark = {
       const modelled = setups[2]!.modelledHiddenFraction();
       log(
         `in-line Trans+Agg ${transfers.toFixed(1)} ms per step; hidden ${(100 * hidden_fraction).toFixed(0)}% (median paired difference; ` +
-          `quartiles ${hiddenQuartiles.map((q) => `${(100 * q).toFixed(0)}%`).join(' .. ')}; the model expects ${(100 * modelled).toFixed(0)}%); ` +
+          `quartiles ${hiddenQuartiles.map((q) => `${(100 * q).toFixed(0)}%`).join(' .. ')}; the simulator expects ${(100 * modelled).toFixed(0)}% without interference); ` +
           `planner+scheduler / none ${scheduledVsNone.toFixed(3)}`,
       );
       return {
@@ -253,6 +288,7 @@ const benchmark: Benchmark = {
         rows,
         transfers_ms: transfers,
         rounds,
+        overlap_costs: { calibrated: overlap, samples: samples.overlap ?? null, interference_used: interference ?? overlap.interference },
         config: { numRanks: NUM_RANKS, dModel: 256, hidden, numLayers, numExperts: 4, topK: 1, globalBatch: batch, seqLen: 64, ompThreads: process.env.OMP_NUM_THREADS ?? null },
         targets: {
           hidden_fraction: { target: 0.5, measured: hidden_fraction, quartiles: hiddenQuartiles, modelled, met: hidden_fraction >= 0.5 },

@@ -24,7 +24,7 @@ interface CalibrateFlags {
 export function registerCalibrate(program: Command): void {
   program
     .command('calibrate')
-    .description('measure a hardware profile (A2A, expert FFN, Trans/Agg, FNEC/BNEC) of W in-process ranks and save it as JSON')
+    .description('measure a hardware profile (A2A, expert FFN, Trans/Agg, FNEC/BNEC, overlap costs) of W in-process ranks and save it as JSON')
     .option('--ranks <W>', 'ranks (in-process)', integer(1), 2)
     .option('--experts <E>', 'experts per MoE layer (a multiple of W)', integer(1), 4)
     .option('--d-model <d>', 'model width', integer(1), 64)
@@ -48,6 +48,8 @@ export function registerCalibrate(program: Command): void {
       };
       const result = await calibrate(shape, { quick: flags.quick === true, passes: flags.passes });
       await saveProfileFile(flags.out, result.profile);
-      console.error(`calibrate: profile saved to ${flags.out} (backward/forward measured ${result.backwardPerForward.toFixed(2)}; the model uses 2)`);
+      const overlap = result.profile.overlap;
+      const costs = overlap === undefined ? '' : `; overlap: interference ${overlap.interference.toFixed(2)}, hand-off ${(overlap.syncSeconds * 1e6).toFixed(1)} us per part`;
+      console.error(`calibrate: profile saved to ${flags.out} (backward/forward measured ${result.backwardPerForward.toFixed(2)}; the model uses 2${costs})`);
     });
 }

@@ -6,7 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 
 import { loadProfileFile } from '../balance/prophet/profile-file.js';
-import type { SplitMode } from '../balance/prophet/transfer-schedule.js';
+import type { SplitMode, TransferScheduleOptions } from '../balance/prophet/transfer-schedule.js';
 import { POLICIES, type PolicyName } from '../model/balance.js';
 import { runTraining, type StepProgress } from '../model/run.js';
 
@@ -36,6 +36,12 @@ function splitMode(value: string): SplitMode {
   return value;
 }
 
+/** The block scheduler's options from the flags: the interference only when given, so that
+ * `runTraining` takes the profile's calibrated costs otherwise (explicit options win there). */
+export function scheduleOptions(flags: Pick<TrainFlags, 'split' | 'interference'>): TransferScheduleOptions {
+  return { split: flags.split, ...(flags.interference === undefined ? {} : { interference: flags.interference }) };
+}
+
 interface TrainFlags {
   ranks: number;
   experts: number;
@@ -57,7 +63,8 @@ interface TrainFlags {
   profile?: string;
   overlap: boolean;
   split: SplitMode;
-  interference: number;
+  /** Absent unless given: the profile's calibrated value (or the default) then applies. */
+  interference?: number;
   trace?: string;
   timeline?: string;
   save?: string;
@@ -90,7 +97,8 @@ export function registerTrain(program: Command): void {
     .option('--profile <file>', 'hardware profile the policy plans with (from `prophet calibrate`); default: the released GPU constants')
     .option('--no-overlap', 'run Trans/Agg in line on the compute stream (the unscheduled path; same results)')
     .option('--split <mode>', "block scheduler split of Trans/Agg: 'adaptive' (from the plan's expected FEC) or 'paper' (offline)", splitMode, 'adaptive' as SplitMode)
-    .option('--interference <x>', 'share of hidden transfer time the compute loses anyway, in [0, 1] (the fallback rule runs blocks in line where overlap cannot pay)', share, 0)
+    // No default: a default would override the profile's calibrated interference every time.
+    .option('--interference <x>', "share of hidden transfer time the compute loses anyway, in [0, 1] (the fallback rule runs blocks in line where overlap cannot pay); default: the --profile's calibrated value, else 0", share)
     .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
     .option('--timeline <file.svg>', "the last step's timeline: an SVG Gantt chart and Chrome trace JSON beside it")
     .option('--save <file>', 'save a checkpoint at the end')
@@ -127,7 +135,7 @@ export function registerTrain(program: Command): void {
             clip: flags.clip,
             policy: flags.policy as PolicyName,
             overlap: flags.overlap,
-            schedule: { split: flags.split, interference: flags.interference },
+            schedule: scheduleOptions(flags),
             ...(flags.profile === undefined ? {} : { profile: await loadProfileFile(flags.profile) }),
             config: {
               dModel: flags.dModel,

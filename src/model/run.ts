@@ -39,8 +39,9 @@ export interface RunOptions extends TrainOptions {
   readonly overlap?: boolean;
   /** How the block scheduler splits each block's Trans and Agg into its two parts (see
    * `transfer-schedule.ts`), and what overlapping costs on this backend (the fallback rule runs
-   * a block in line where overlapping would delay the critical path). Default: 'adaptive' and
-   * `DEFAULT_OVERLAP_COSTS`. Ignored with `overlap: false`. */
+   * a block in line where overlapping would delay the critical path). Default: 'adaptive', and
+   * per cost the profile's calibrated `overlap` (`profile`), else `DEFAULT_OVERLAP_COSTS`; each of
+   * `syncSeconds` / `interference` given here wins over both. Ignored with `overlap: false`. */
   readonly schedule?: TransferScheduleOptions;
   readonly dataset?: TextDataset;
   /** Balance policy: 'none' (plain expert parallelism, default), 'prophet' (Pro-Prophet's

@@ -129,4 +129,22 @@ describe('timelines of the scheduled path', () => {
       for (const p of parts) expect(p).toMatch(/^(TRANS|AGG):\d$/);
     }
   });
+
+  it('takes the profile\'s calibrated overlap costs unless the run gives its own (explicit wins)', async () => {
+    const dataset = TextDataset.load();
+    // A calibrated CPU profile: every hidden µs is lost to compute, so no block overlaps.
+    const profile = { ...options.profile!, overlap: { syncSeconds: 0, interference: 1 } };
+    const common = { ...options, steps: 3, dataset, profile };
+    const byProfile = join(dir, 'profile.svg');
+    await runTraining({ ...common, schedule: {}, timeline: byProfile });
+    const explicit = join(dir, 'explicit.svg');
+    await runTraining({ ...common, schedule: { syncSeconds: 0, interference: 0 }, timeline: explicit });
+    for (const rank of [0, 1]) {
+      const inline = checkEdges(rankSpans(join(dir, 'profile.json'), rank), rank).parts;
+      expect(inline.length).toBeGreaterThan(0);
+      for (const p of inline) expect(p).toMatch(/^(TRANS|AGG):\d$/);
+      // The run's interference 0 wins over the profile's 1: blocks overlap in parts a and b.
+      expect(checkEdges(rankSpans(join(dir, 'explicit.json'), rank), rank).parts.some((p) => /:[ab]$/.test(p))).toBe(true);
+    }
+  });
 });

@@ -19,6 +19,14 @@
  *    pack, broadcast or reduce over the member subset, unpack) for group sizes 2..W → per-target
  *    bandwidth.
  *  - FNEC / BNEC: one block's attention + dense MLP forward / backward (as in `model.ts`).
+ *  - Overlap costs (`profile.overlap`, what the block scheduler's fallback rule weighs): on every
+ *    rank at once, the expert FFN forward alone (sized to take about as long as one expert's
+ *    Trans, so neither hides the other entirely and the estimate is well conditioned), one
+ *    expert's Trans to all ranks alone (in line), and both at once the way the executor overlaps
+ *    one part (Trans on a high-priority transfer stream after an event from the compute stream,
+ *    the FFN on the compute stream, which then waits for Trans's end event) → interference; and
+ *    a tiny op's round trip through the transfer stream against the same ops in line → the
+ *    hand-off cost per part (`fitInterference`, `fitSyncSeconds` give the derivation).
  *
  * Statistic: each figure is the *minimum* over timed runs, each run averaging enough back-to-back
  * iterations to last a few ms (short runs, many of them: a run either catches the machine quiet
@@ -35,7 +43,16 @@ import { ExpertTransfer } from '../../moe/transfer.js';
 import { attention, attentionBackward } from '../../nn/attention.js';
 import { rmsnorm, rmsnormBackward } from '../../nn/rmsnorm.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { fitLatencyBandwidth, mergeSamples, profileFromSamples, type CalibrationSamples, type Sample } from './calibration-fit.js';
+import {
+  fitLatencyBandwidth,
+  fitProportional,
+  mergeSamples,
+  overlapCostsFromSamples,
+  profileFromSamples,
+  type CalibrationSamples,
+  type OverlapSamples,
+  type Sample,
+} from './calibration-fit.js';
 import type { HardwareProfile } from './perfmodel.js';
 import { emptyPlacement, type Placement } from './placement.js';
 
@@ -287,7 +304,68 @@ function disposeForward(f: { n1: { y: Tensor; rstd: Tensor }; qkv: Tensor; att: 
   disposeAll([f.n1.y, f.n1.rstd, f.qkv, f.att.out, f.att.lse, f.x1, f.n2.y, f.n2.rstd, f.mlp.y, f.mlp.pre, f.mlp.act]);
 }
 
-/** One pass over the four families of micro-benchmarks. */
+/**
+ * The overlap micro-benchmark (see the module comment) with the FFN over `tokens` tokens per
+ * rank. The five figures take turns within each of `repeats` rounds, the fastest of each kept, so
+ * that a busy spell of the machine cannot fall on one figure only.
+ */
+async function measureOverlap(comms: readonly Communicator[], shape: CalibrationShape, tokens: number, repeats: number, target: number, log: (l: string) => void): Promise<OverlapSamples> {
+  const w = comms.length;
+  const params = comms.map((c, r) => expertParams(c, shape, 900 + r));
+  const rows = evenRows(tokens, shape.numExperts / w);
+  const xs = comms.map((c, r) => Tensor.from(pseudoRandom(tokens * shape.dModel, 950 + r), [tokens, shape.dModel], { stream: c.defaultStream }));
+  const tiny = comms.map((c) => Tensor.zeros([1], { stream: c.defaultStream }));
+  // The layer's own transfer stream: one per rank, high priority (as `MoELayer` creates it).
+  const side = comms.map((c) => c.defaultStream.device.createStream({ priority: 'high' }));
+  const placement = groupPlacement(w, shape.numExperts, w);
+  const transferShape = { dModel: shape.dModel, hidden: shape.hidden, gated: shape.gated === true, numExperts: shape.numExperts };
+  const ffn = (r: number) => disposeAll(Object.values(ffnForward(xs[r]!, rows, params[r]!, { gated: shape.gated === true, stream: comms[r]!.defaultStream })));
+  const best = { computeSeconds: Infinity, transferSeconds: Infinity, bothSeconds: Infinity, inlinePairSeconds: Infinity, handoffPairSeconds: Infinity };
+  for (let round = 0; round < repeats; round++) {
+    // Fresh transfers each round: every trans() keeps its timing events until dispose().
+    const inline = comms.map((c) => new ExpertTransfer(c, transferShape, placement));
+    const overlapped = comms.map((c, r) => new ExpertTransfer(c, transferShape, placement, side[r]!));
+    const both = (r: number) => {
+      overlapped[r]!.trans(params[r]!); // first: it waits only for the work queued before it
+      ffn(r);
+      comms[r]!.defaultStream.waitEvent(overlapped[r]!.transEvents!.end);
+    };
+    const handoff = (r: number) => {
+      const compute = comms[r]!.defaultStream;
+      tiny[r]!.zero({ stream: compute });
+      const ready = compute.recordEvent();
+      side[r]!.waitEvent(ready);
+      tiny[r]!.zero({ stream: side[r]! });
+      const done = side[r]!.recordEvent();
+      compute.waitEvent(done);
+      ready.dispose(); // the waits hold what they need
+      done.dispose();
+    };
+    const pair = (r: number) => (tiny[r]!.zero({ stream: comms[r]!.defaultStream }), tiny[r]!.zero({ stream: comms[r]!.defaultStream }));
+    best.computeSeconds = Math.min(best.computeSeconds, await timeWorld(comms, ffn, 1, target));
+    best.transferSeconds = Math.min(best.transferSeconds, await timeWorld(comms, (r) => inline[r]!.trans(params[r]!), 1, target));
+    best.bothSeconds = Math.min(best.bothSeconds, await timeWorld(comms, both, 1, target));
+    best.inlinePairSeconds = Math.min(best.inlinePairSeconds, await timeWorld(comms, pair, 1, 0.002));
+    best.handoffPairSeconds = Math.min(best.handoffPairSeconds, await timeWorld(comms, handoff, 1, 0.002));
+    await Promise.all(side.map((s) => s.synchronize()));
+    for (const t of [...inline, ...overlapped]) t.dispose();
+  }
+  const costs = overlapCostsFromSamples(best);
+  log(
+    `calibrate: overlap: ffn ${tokens} tokens/rank ${(best.computeSeconds * 1e3).toFixed(3)} ms, trans ${(best.transferSeconds * 1e3).toFixed(3)} ms, ` +
+      `both ${(best.bothSeconds * 1e3).toFixed(3)} ms → interference ${costs.interference.toFixed(2)}; hand-off ${(costs.syncSeconds * 1e6).toFixed(1)} us per part`,
+  );
+  disposeAll([...xs, ...tiny, ...params.flatMap((p) => Object.values(p) as Tensor[])]);
+  for (const s of side) s.dispose();
+  return best;
+}
+
+/** FFN tokens per rank whose forward takes about `seconds` at the measured slope (at least 16). */
+function tokensFor(seconds: number, fec: readonly Sample[]): number {
+  return Math.max(16, Math.min(1 << 16, Math.round(seconds / fitProportional(fec, 'samples.fec'))));
+}
+
+/** One pass over the five families of micro-benchmarks. */
 async function measurePass(
   comms: readonly Communicator[],
   shape: CalibrationShape,
@@ -305,7 +383,13 @@ async function measurePass(
   const { fec, bec } = await measureExperts(comms, shape, tokens, 3 * repeats, target, log);
   const transfers = comms.length > 1 ? await measureTransfers(comms, shape, 5 * repeats, 0.005, log) : { trans: [], agg: [] };
   const { fnec, bnec } = await measureBlock(comms, shape, repeats, target, log);
-  return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec };
+  // W = 1 has nothing to transfer, so nothing to overlap.
+  const largest = transfers.trans.at(-1);
+  if (largest === undefined) return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec };
+  // Interference is a difference of figures of similar size, so it needs their minima settled:
+  // many short rounds, as for the transfers.
+  const overlap = await measureOverlap(comms, shape, tokensFor(largest.seconds, fec), 5 * repeats, Math.min(target, 0.01), log);
+  return { a2a, a2aAll, fec, bec, ...transfers, fnec, bnec, overlap };
 }
 
 function checkShape(shape: CalibrationShape): void {
@@ -332,7 +416,8 @@ export function packedExpertBytes(shape: Pick<CalibrationShape, 'dModel' | 'hidd
  * Measures the backend and returns a validated profile for `shape` (one node: the in-process
  * world has one link tier, so intraNode = interNode). Creates and disposes its own local world
  * of `shape.numRanks` ranks. Yields to the event loop while work runs; takes about 2.5 s with
- * `quick` and 13 s without for the bench's shape (d = 256, W = 2) on a 2-core machine.
+ * `quick` and 13 s without for the bench's shape (d = 256, W = 2) on a 2-core machine, plus about
+ * 1 s (quick) for the overlap figures; the untimed warm-up comes on top.
  */
 export async function calibrate(shape: CalibrationShape, options: CalibrationOptions = {}): Promise<Calibration> {
   checkShape(shape);
@@ -369,6 +454,9 @@ export async function calibrate(shape: CalibrationShape, options: CalibrationOpt
       log(`calibrate: a2a ≈ ${(ab.latencySeconds * 1e6).toFixed(1)} us + bytes / ${(ab.bytesPerSecond / 1e9).toFixed(2)} GB/s`);
     }
     const seconds = (performance.now() - started) / 1000;
+    if (profile.overlap !== undefined) {
+      log(`calibrate: overlap costs: interference ${profile.overlap.interference.toFixed(2)}, hand-off ${(profile.overlap.syncSeconds * 1e6).toFixed(1)} us per part`);
+    }
     log(`calibrate: ${(profile.expertSecondsPerToken * 1e6).toFixed(3)} us/token forward, backward/forward ${backwardPerForward.toFixed(2)}, done in ${seconds.toFixed(1)} s`);
     return { profile, backwardPerForward, samples, expertParamBytes: expertBytes, elapsedSeconds: seconds };
   } finally {

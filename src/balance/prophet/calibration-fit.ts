@@ -3,7 +3,7 @@
  * {@link HardwareProfile}. No clock, no I/O; `calibrate.ts` does the measuring.
  */
 import { invalidValue } from '../../errors.js';
-import { ONE_NODE, validateProfile, type BandwidthPoint, type HardwareProfile } from './perfmodel.js';
+import { ONE_NODE, validateProfile, type BandwidthPoint, type HardwareProfile, type OverlapCosts } from './perfmodel.js';
 
 /** One measurement: `x` (bytes, tokens, targets) took `seconds`. */
 export interface Sample {
@@ -85,6 +85,65 @@ export function perTargetBandwidth(samples: ReadonlyArray<Sample>, expertBytes: 
   return expertBytes / (numRanks * fitProportional(samples, name));
 }
 
+/**
+ * What the overlap micro-benchmark measured, seconds per iteration (each the fastest run; see
+ * `calibrate.ts`). All ranks work at once in every figure, as in training.
+ */
+export interface OverlapSamples {
+  /** The compute kernel alone on the compute stream: the window W of the fallback rule. */
+  readonly computeSeconds: number;
+  /** The transfer alone, in line on the compute stream: T. */
+  readonly transferSeconds: number;
+  /** Both issued together, as the executor overlaps one part: the transfer on the transfer
+   * stream (after an event from the compute stream), the kernel on the compute stream, which then
+   * waits for the transfer's end event. */
+  readonly bothSeconds: number;
+  /** Two tiny ops in line on the compute stream. */
+  readonly inlinePairSeconds: number;
+  /** The same two tiny ops, the second on the transfer stream between an event from the compute
+   * stream and one back to it: one part's hand-off, there and back. */
+  readonly handoffPairSeconds: number;
+}
+
+/**
+ * The hand-off cost of one overlapped part (`OverlapCosts.syncSeconds`): the extra time of the
+ * round trip (event to the transfer stream, event back) over the same ops in line, at least 0
+ * (noise can make it negative). Example: in line 30 µs, with the hand-off 80 µs → 50 µs.
+ */
+export function fitSyncSeconds(inlinePairSeconds: number, handoffPairSeconds: number): number {
+  checkSeconds('inlinePairSeconds', inlinePairSeconds);
+  checkSeconds('handoffPairSeconds', handoffPairSeconds);
+  return Math.max(0, handoffPairSeconds - inlinePairSeconds);
+}
+
+/**
+ * The interference (`OverlapCosts.interference`) that makes the fallback rule's cost model
+ * reproduce the measured overlap. The rule (`overlapPays`) prices a transfer T overlapped in one
+ * part beside a window W at `max(0, T − W) + i·min(T, W) + s` beyond W, so the pair ends after
+ *   T_both = W + max(0, T − W) + i·min(T, W) + s = max(T, W) + i·min(T, W) + s,
+ * hence i = (T_both − max(T, W) − s) / min(T, W), clamped to [0, 1]: below 0 is noise (both
+ * finishing sooner than the longer alone), and at 1 the rule already never overlaps (the hidden
+ * time is all lost and the hand-off comes on top), so anything above prices the same.
+ * Example: W = 10 ms, T = 4 ms, T_both = 12.05 ms, s = 50 µs → i = (12.05 − 10 − 0.05) / 4 = 0.5.
+ */
+export function fitInterference(samples: Pick<OverlapSamples, 'computeSeconds' | 'transferSeconds' | 'bothSeconds'>, syncSeconds: number): number {
+  const w = checkSeconds('samples.computeSeconds', samples.computeSeconds);
+  const t = checkSeconds('samples.transferSeconds', samples.transferSeconds);
+  const both = checkSeconds('samples.bothSeconds', samples.bothSeconds);
+  if (!(syncSeconds >= 0) || !Number.isFinite(syncSeconds)) throw invalidValue('syncSeconds', 'finite number >= 0', syncSeconds);
+  return Math.min(1, Math.max(0, (both - Math.max(t, w) - syncSeconds) / Math.min(t, w)));
+}
+
+/** Both overlap costs from one set of samples: `fitSyncSeconds`, then `fitInterference` with it. */
+export function overlapCostsFromSamples(samples: OverlapSamples): OverlapCosts {
+  const syncSeconds = fitSyncSeconds(samples.inlinePairSeconds, samples.handoffPairSeconds);
+  return { syncSeconds, interference: fitInterference(samples, syncSeconds) };
+}
+
+function checkSeconds(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw invalidValue(name, 'finite number > 0', value);
+  return value;
+}
 
 /** Everything calibration measures, as samples (x: bytes, tokens or group size; see calibrate.ts). */
 export interface CalibrationSamples {
@@ -101,6 +160,8 @@ export interface CalibrationSamples {
   /** The non-MoE block forward / backward: x = tokens on one rank. */
   readonly fnec: readonly Sample[];
   readonly bnec: readonly Sample[];
+  /** The overlap micro-benchmark (absent when W = 1: nothing to transfer). */
+  readonly overlap?: OverlapSamples;
 }
 
 const FAMILIES = ['a2a', 'a2aAll', 'fec', 'bec', 'trans', 'agg', 'fnec', 'bnec'] as const;
@@ -129,6 +190,22 @@ export function mergeSamples(passes: readonly CalibrationSamples[]): Calibration
     agg: merge('agg'),
     fnec: merge('fnec'),
     bnec: merge('bnec'),
+    ...mergeOverlap(passes.flatMap((p) => (p.overlap === undefined ? [] : [p.overlap]))),
+  };
+}
+
+/** Field by field the fastest: each field is its own min-based figure, like every x above. */
+function mergeOverlap(all: readonly OverlapSamples[]): { overlap?: OverlapSamples } {
+  if (all.length === 0) return {};
+  const min = (key: keyof OverlapSamples) => Math.min(...all.map((o) => o[key]));
+  return {
+    overlap: {
+      computeSeconds: min('computeSeconds'),
+      transferSeconds: min('transferSeconds'),
+      bothSeconds: min('bothSeconds'),
+      inlinePairSeconds: min('inlinePairSeconds'),
+      handoffPairSeconds: min('handoffPairSeconds'),
+    },
   };
 }
 
@@ -136,7 +213,8 @@ export function mergeSamples(passes: readonly CalibrationSamples[]): Calibration
  * The one-node profile of `numRanks` in-process ranks from calibration samples (both tiers are
  * the same links): the receiver curve and the shared tier (`a2aCurve`), the FFN slope
  * (`fitProportional`), Trans/Agg per target (`perTargetBandwidth`), FNEC/BNEC (the fastest
- * block sample). Also the measured backward/forward ratio (the model uses 2, Eq. 3).
+ * block sample), the overlap costs when measured (`overlapCostsFromSamples`). Also the
+ * measured backward/forward ratio (the model uses 2, Eq. 3).
  */
 export function profileFromSamples(samples: CalibrationSamples, expertBytes: number, numRanks: number): { profile: HardwareProfile; backwardPerForward: number } {
   const forward = fitProportional(samples.fec, 'samples.fec');
@@ -161,6 +239,7 @@ export function profileFromSamples(samples: CalibrationSamples, expertBytes: num
     bnecSeconds: fastest('samples.bnec', samples.bnec),
     // W = 1 has nobody to contend with: no shared tier.
     ...(samples.a2aAll.length > 0 ? { nodeA2a: a2aCurve(samples.a2aAll, 'samples.a2aAll') } : {}),
+    ...(samples.overlap === undefined ? {} : { overlap: overlapCostsFromSamples(samples.overlap) }),
   });
   return { profile, backwardPerForward: fitProportional(samples.bec, 'samples.bec') / forward };
 }

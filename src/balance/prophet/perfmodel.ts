@@ -67,6 +67,23 @@ export interface HardwareProfile {
    * paper's Eq. 1.
    */
   readonly nodeA2a?: ReadonlyArray<BandwidthPoint>;
+  /**
+   * Optional measured costs of overlapping Trans/Agg with compute on another stream (what the
+   * block scheduler's fallback rule weighs, `transfer-schedule.ts`). Absent (profiles saved
+   * before calibration measured them, or the released GPU constants): the scheduler's defaults,
+   * `DEFAULT_OVERLAP_COSTS`.
+   */
+  readonly overlap?: OverlapCosts;
+}
+
+/** What overlapping a transfer with compute costs beyond the transfer itself, on one backend. */
+export interface OverlapCosts {
+  /** Hand-off of one overlapped part between streams (event wait and wake-up), seconds. */
+  readonly syncSeconds: number;
+  /** Share in [0, 1] of a hidden transfer's time the compute beside it loses anyway: 0 when
+   * transfers have their own links and engines (the paper's GPUs), up to 1 on a CPU whose cores
+   * are all busy computing (the transfer's memcpy then takes turns with the compute). */
+  readonly interference: number;
 }
 
 /** What the planner prices a layer with: a profile plus the layer's sizes. */
@@ -220,7 +237,14 @@ export function validateProfile(profile: HardwareProfile, name = 'profile'): Har
   checkNumber(`${name}.fnecSeconds`, profile.fnecSeconds, 0);
   checkNumber(`${name}.bnecSeconds`, profile.bnecSeconds, 0);
   if (profile.nodeA2a !== undefined) validateCurve(profile.nodeA2a, `${name}.nodeA2a`);
+  if (profile.overlap !== undefined) validateOverlap(profile.overlap, `${name}.overlap`);
   return profile;
+}
+
+function validateOverlap(overlap: OverlapCosts, name: string): void {
+  if (overlap === null || typeof overlap !== 'object') throw invalidType(name, 'object { syncSeconds, interference }', overlap);
+  checkNumber(`${name}.syncSeconds`, overlap.syncSeconds, 0);
+  checkNumber(`${name}.interference`, overlap.interference, 0, 1);
 }
 
 /** Throws unless `model` is valid (its profile included). */

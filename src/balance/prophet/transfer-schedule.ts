@@ -10,7 +10,7 @@
  * each), ascending, and part a's experts all come before part b's.
  */
 import { checkChoice, checkNumber, invalidType } from '../../errors.js';
-import { transAggSeconds, type PerfModel } from './perfmodel.js';
+import { transAggSeconds, type OverlapCosts, type PerfModel } from './perfmodel.js';
 import { emptyPlacement, rankLoads, type Placement } from './placement.js';
 import type { CountMatrix } from './stats.js';
 
@@ -35,21 +35,16 @@ export interface BlockTransfers {
   readonly agg: TransferParts;
 }
 
-/** What overlapping costs beyond the transfer itself, per the model of the backend. */
-export interface OverlapCosts {
-  /** Hand-off of one overlapped part between streams (event wait and wake-up), seconds. */
-  readonly syncSeconds: number;
-  /** Share in [0, 1] of a hidden transfer's time the compute beside it loses anyway: 0 when
-   * transfers have their own links and engines (the paper's GPUs), up to 1 on a CPU whose cores
-   * are all busy computing (the transfer's memcpy then takes turns with the compute). */
-  readonly interference: number;
-}
+// Declared with the profile that stores them (a calibrated backend's measured costs).
+export type { OverlapCosts } from './perfmodel.js';
 
 export interface TransferScheduleOptions extends Partial<OverlapCosts> {
   readonly split?: SplitMode;
 }
 
-/** A cross-thread event hand-off on the CPU backend is tens of µs; GPUs are far below. */
+/** Used when neither the caller nor the profile gives overlap costs (`profile.overlap`, measured
+ * by `calibrate`): a cross-thread event hand-off on the CPU backend is tens of µs (GPUs are far
+ * below), and no interference (the paper's separate links and copy engines). */
 export const DEFAULT_OVERLAP_COSTS: OverlapCosts = { syncSeconds: 50e-6, interference: 0 };
 
 /**
@@ -128,7 +123,9 @@ function parts(experts: readonly number[], seconds: readonly number[], windows: 
  * The schedule of one iteration: per layer, from the counts the placements were planned from
  * (`counts[l]`, Pro-Prophet's locality: the next iteration routes like this one) and the
  * placements, priced with `model` (per-expert Trans/Agg of Eqs. 4–5, FEC of Eq. 2 for the
- * busiest rank, FNEC/BNEC of the profile).
+ * busiest rank, FNEC/BNEC of the profile). Overlap costs: each of `options.syncSeconds` and
+ * `options.interference` when given, else the profile's measured `overlap` (calibration), else
+ * `DEFAULT_OVERLAP_COSTS`.
  */
 export function transferSchedule(
   counts: readonly CountMatrix[],
@@ -140,9 +137,12 @@ export function transferSchedule(
     throw invalidType('counts', `array of ${Array.isArray(placements) ? placements.length : 'placements.length'} count matrices`, counts);
   }
   const mode = checkChoice('options.split', options.split ?? 'adaptive', ['paper', 'adaptive'] as const);
+  // Explicit options win over the profile's calibrated costs; the profile (validated with the
+  // model) over the defaults.
+  const base = model.profile.overlap ?? DEFAULT_OVERLAP_COSTS;
   const costs: OverlapCosts = {
-    syncSeconds: checkNumber('options.syncSeconds', options.syncSeconds ?? DEFAULT_OVERLAP_COSTS.syncSeconds, 0),
-    interference: checkNumber('options.interference', options.interference ?? DEFAULT_OVERLAP_COSTS.interference, 0, 1),
+    syncSeconds: checkNumber('options.syncSeconds', options.syncSeconds ?? base.syncSeconds, 0),
+    interference: checkNumber('options.interference', options.interference ?? base.interference, 0, 1),
   };
   const layers = placements.map((placement, l) => layerCosts(counts[l]!, placement, model));
   return scheduleBlocks(layers, model.profile, mode, costs);

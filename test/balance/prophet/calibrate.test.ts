@@ -5,17 +5,23 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 import { calibrate, evenRows, groupPlacement, packedExpertBytes, type CalibrationShape } from '../../../src/balance/prophet/calibrate.js';
+import fc from 'fast-check';
+
 import {
   a2aCurve,
+  fitInterference,
   fitLatencyBandwidth,
   fitProportional,
+  fitSyncSeconds,
   mergeSamples,
+  overlapCostsFromSamples,
   perTargetBandwidth,
   profileFromSamples,
   type CalibrationSamples,
 } from '../../../src/balance/prophet/calibration-fit.js';
-import { DEFAULT_HARDWARE_PROFILE, transferSeconds, validateProfile, type HardwareProfile } from '../../../src/balance/prophet/perfmodel.js';
+import { DEFAULT_HARDWARE_PROFILE, loadProfile, saveProfile, transferSeconds, validateProfile, type HardwareProfile } from '../../../src/balance/prophet/perfmodel.js';
 import { plan } from '../../../src/balance/prophet/planner.js';
+import { overlapPays } from '../../../src/balance/prophet/transfer-schedule.js';
 import { loadProfileFile, saveProfileFile } from '../../../src/balance/prophet/profile-file.js';
 import { BalancePlanner } from '../../../src/model/balance.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
@@ -135,6 +141,68 @@ describe('fits against synthetic data with known parameters', () => {
   });
 });
 
+describe('overlap costs from the overlap micro-benchmark (pure fits)', () => {
+  const ms = 1e-3;
+
+  test('match the documented examples, computed by hand', () => {
+    expect(fitSyncSeconds(30e-6, 80e-6)).toBeCloseTo(50e-6, 15);
+    expect(fitSyncSeconds(80e-6, 30e-6)).toBe(0); // noise: the round trip can't be cheaper
+    // (12.05 − max(10, 4) − 0.05) / min(10, 4) = 2 / 4.
+    expect(fitInterference({ computeSeconds: 10 * ms, transferSeconds: 4 * ms, bothSeconds: 12.05 * ms }, 0.05 * ms)).toBeCloseTo(0.5, 12);
+    // Transfer longer than the window: (9 − 6 − 0) / 2 = 1.5, clamped to 1.
+    expect(fitInterference({ computeSeconds: 2 * ms, transferSeconds: 6 * ms, bothSeconds: 9 * ms }, 0)).toBe(1);
+    // Both sooner than the longer alone (noise): 0.
+    expect(fitInterference({ computeSeconds: 5 * ms, transferSeconds: 5 * ms, bothSeconds: 4.9 * ms }, 0)).toBe(0);
+    // Taking turns on one core: both = W + T → interference (W + T − max − s) / min = 1 − s / min.
+    const costs = overlapCostsFromSamples({ computeSeconds: 4 * ms, transferSeconds: 2 * ms, bothSeconds: 6 * ms, inlinePairSeconds: 0.02 * ms, handoffPairSeconds: 0.04 * ms });
+    expect(costs.syncSeconds).toBeCloseTo(0.02 * ms, 15);
+    expect(costs.interference).toBeCloseTo(1 - 0.02 / 2, 12);
+  });
+
+  test('make the fallback rule overlap exactly when the measured pair beat running them in turn', () => {
+    // Independent reference: the measurement itself. In line the window and the transfer take
+    // W + T; overlapped (one part) the pair took T_both. The fitted costs must make overlapPays
+    // choose the faster (for a hand-off below min(T, W), where the clamps cannot flip a decision).
+    const seconds = fc.integer({ min: 1, max: 1000 }).map((k) => k * 1e-5);
+    fc.assert(
+      fc.property(seconds, seconds, fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 999 }), (w, t, extra, syncPermille) => {
+        const sync = (syncPermille / 1000) * Math.min(w, t);
+        const both = Math.max(w, t) + (extra / 1000) * (w + t);
+        fc.pre(Math.abs(both - (w + t)) > 1e-12);
+        const interference = fitInterference({ computeSeconds: w, transferSeconds: t, bothSeconds: both }, sync);
+        expect(overlapPays(t, w, 1, { syncSeconds: sync, interference })).toBe(both < w + t);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('name bad samples', () => {
+    expect(() => fitSyncSeconds(0, 1)).toThrow(new RangeError('Expected finite number > 0 for inlinePairSeconds but received 0 of type number'));
+    expect(() => fitInterference({ computeSeconds: 1, transferSeconds: Number.NaN, bothSeconds: 1 }, 0)).toThrow(/samples\.transferSeconds/);
+    expect(() => fitInterference({ computeSeconds: 1, transferSeconds: 1, bothSeconds: 1 }, -1)).toThrow(/syncSeconds/);
+  });
+
+  test('mergeSamples keeps the fastest of each figure; profileFromSamples stores the fitted costs', () => {
+    const base: CalibrationSamples = {
+      a2a: [{ x: 1024, seconds: 1e-5 }],
+      a2aAll: [],
+      fec: [{ x: 100, seconds: 1e-3 }],
+      bec: [{ x: 100, seconds: 2e-3 }],
+      trans: [{ x: 2, seconds: 1e-3 }],
+      agg: [{ x: 2, seconds: 1e-3 }],
+      fnec: [{ x: 64, seconds: 1e-3 }],
+      bnec: [{ x: 64, seconds: 2e-3 }],
+    };
+    const one = { computeSeconds: 4 * ms, transferSeconds: 3 * ms, bothSeconds: 6 * ms, inlinePairSeconds: 0.01 * ms, handoffPairSeconds: 0.05 * ms };
+    const two = { computeSeconds: 5 * ms, transferSeconds: 2 * ms, bothSeconds: 7 * ms, inlinePairSeconds: 0.02 * ms, handoffPairSeconds: 0.03 * ms };
+    const merged = mergeSamples([{ ...base, overlap: one }, base, { ...base, overlap: two }]);
+    expect(merged.overlap).toEqual({ computeSeconds: 4 * ms, transferSeconds: 2 * ms, bothSeconds: 6 * ms, inlinePairSeconds: 0.01 * ms, handoffPairSeconds: 0.03 * ms });
+    expect(mergeSamples([base]).overlap).toBeUndefined();
+    expect(profileFromSamples(merged, 1000, 2).profile.overlap).toEqual(overlapCostsFromSamples(merged.overlap!));
+    expect(profileFromSamples(base, 1000, 2).profile.overlap).toBeUndefined();
+  });
+});
+
 describe('calibrate (quick, tiny shape)', () => {
   test('returns a valid profile: positive finite fields, A2A curve non-decreasing in time', async () => {
     const lines: string[] = [];
@@ -162,6 +230,11 @@ describe('calibrate (quick, tiny shape)', () => {
     expect(lines.filter((l) => l.includes('all 2 ranks receiving')).length).toBe(6);
     expect(c.expertParamBytes).toBe(packedExpertBytes(SHAPE));
     expect(lines.some((l) => l.startsWith('calibrate: a2a'))).toBe(true);
+    // Overlap costs measured (values depend on the machine; only their ranges are checked).
+    const o = c.samples.overlap!;
+    for (const v of Object.values(o)) expect(Number.isFinite(v) && v > 0).toBe(true);
+    expect(p.overlap).toEqual(overlapCostsFromSamples(o));
+    expect(lines.filter((l) => l.startsWith('calibrate: overlap:')).length).toBe(2);
   });
 
   test('names the bad argument', async () => {
@@ -198,9 +271,28 @@ describe('saved profiles and the BalancePlanner', () => {
       expect(await loadProfileFile(path)).toEqual(profile);
       await writeFile(path, JSON.stringify({ ...profile, expertSecondsPerToken: -1 }), 'utf8');
       await expect(loadProfileFile(path)).rejects.toThrow(/profile\.expertSecondsPerToken/);
+      const calibrated = { ...profile, overlap: { syncSeconds: 2e-5, interference: 0.9 } };
+      await saveProfileFile(path, calibrated);
+      expect(await loadProfileFile(path)).toEqual(calibrated);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('the optional overlap costs: old profiles stay valid, bad fields are named', () => {
+    // A profile saved before overlap costs existed: no `overlap` key at all.
+    const old = JSON.parse(saveProfile(syntheticProfile(3e8))) as Record<string, unknown>;
+    expect('overlap' in old).toBe(false);
+    expect(loadProfile(JSON.stringify(old)).overlap).toBeUndefined();
+    const withOverlap = (overlap: unknown) => JSON.stringify({ ...old, overlap });
+    expect(loadProfile(withOverlap({ syncSeconds: 0, interference: 1 })).overlap).toEqual({ syncSeconds: 0, interference: 1 });
+    expect(() => loadProfile(withOverlap({ syncSeconds: 1e-5, interference: 1.5 }))).toThrow(
+      new RangeError('Expected finite number in [0, 1] for profile.overlap.interference but received 1.5 of type number'),
+    );
+    expect(() => loadProfile(withOverlap({ syncSeconds: -1, interference: 0 }))).toThrow(/profile\.overlap\.syncSeconds/);
+    expect(() => loadProfile(withOverlap({ interference: 0 }))).toThrow(/profile\.overlap\.syncSeconds/);
+    expect(() => loadProfile(withOverlap(null))).toThrow(TypeError);
+    expect(() => loadProfile(withOverlap(null))).toThrow(/profile\.overlap/);
   });
 
   test('BalancePlanner plans with the given profile', () => {

@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { perfModel, transAggSeconds } from '../../../src/balance/prophet/perfmodel.js';
 import { emptyPlacement, type Placement } from '../../../src/balance/prophet/placement.js';
 import { buildIteration, simulate, type BlockCosts, type OverlapMode } from '../../../src/balance/prophet/scheduler.js';
-import { overlapPays, splitExperts, transferSchedule, type OverlapCosts, type SplitMode } from '../../../src/balance/prophet/transfer-schedule.js';
+import { DEFAULT_OVERLAP_COSTS, overlapPays, splitExperts, transferSchedule, type OverlapCosts, type SplitMode } from '../../../src/balance/prophet/transfer-schedule.js';
 import { skewedCounts } from './helpers.js';
 
 // Uniform in value (fc.double is uniform over the representable doubles, mostly tiny ones).
 const uniform = (max: number) => fc.integer({ min: 0, max: 1000 }).map((k) => (k / 1000) * max);
 const cost = uniform(10);
 const zero: BlockCosts = { fnec: 0, bnec: 0, fec: 0, bec: 0, a2a: 0, trans: 0, agg: 0 };
+const overlapCosts = fc.record({ syncSeconds: uniform(2), interference: uniform(1) });
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 
 describe('splitting a block\'s transfer into parts of whole experts', () => {
@@ -57,7 +58,6 @@ describe('the fallback rule (overlap only where it delays the critical path less
     const overlapped = exposed + c.interference * (transfer - exposed) + c.syncSeconds * numParts;
     return { inLine, overlapped, numParts };
   };
-  const overlapCosts = fc.record({ syncSeconds: uniform(2), interference: uniform(1) });
 
   it('agrees with the simulated critical path for Trans (window FNEC + FEC of the block before)', () => {
     fc.assert(
@@ -117,6 +117,31 @@ describe('transferSchedule (counts, placements, model → parts per block)', () 
     ]);
     // A hand-off costlier than the whole transfer: in line as well.
     expect(transferSchedule(counts, placements, tight, { syncSeconds: 10 * one })[1]!.trans.inline).toBe(true);
+  });
+
+  it('prices with the profile\'s calibrated overlap costs unless the options give their own', () => {
+    const counts = [skewedCounts(2, 4, 3), skewedCounts(2, 4, 4)];
+    const placements = [placement([[1], [], [], []]), placement([[1], [], [0], []])];
+    const one = transAggSeconds(model, placement([[1], [], [], []])).trans;
+    const base = { ...model.profile, fnecSeconds: 1.5 * one, bnecSeconds: 1.5 * one };
+    const calibrated = (overlap: OverlapCosts) => ({ ...model, profile: { ...base, overlap } });
+    const plain = { ...model, profile: base };
+    fc.assert(
+      fc.property(overlapCosts, fc.constantFrom<SplitMode>('paper', 'adaptive'), (c, split) => {
+        // Reference: the same costs passed explicitly to a profile without them.
+        expect(transferSchedule(counts, placements, calibrated(c), { split })).toEqual(transferSchedule(counts, placements, plain, { split, ...c }));
+      }),
+      { numRuns: 100 },
+    );
+    // By hand: block 1's Trans (experts 0 and 2, T = 2·one) beside FNEC + FEC(0) ≥ 1.5·one hides
+    // at least 1.5·one; interference 1 loses all of it (the hand-off on top), so it runs in line.
+    const cpu = calibrated({ syncSeconds: 0, interference: 1 });
+    expect(transferSchedule(counts, placements, cpu)[1]!.trans).toEqual({ inline: true, a: [0, 2], b: [] });
+    // Explicit options win, each on its own: interference 0 given, the profile's sync 0 kept.
+    expect(transferSchedule(counts, placements, cpu, { interference: 0 })).toEqual(transferSchedule(counts, placements, plain, { interference: 0, syncSeconds: 0 }));
+    expect(transferSchedule(counts, placements, cpu, { interference: 0 })[1]!.trans.inline).toBe(false);
+    // A profile without overlap costs: DEFAULT_OVERLAP_COSTS.
+    expect(transferSchedule(counts, placements, plain)).toEqual(transferSchedule(counts, placements, plain, DEFAULT_OVERLAP_COSTS));
   });
 
   it('names bad arguments', () => {
