@@ -9,7 +9,9 @@ import { emptyPlacement, rankLoads, type Placement } from '../balance/prophet/pl
 import { perfModel, validateProfile, type HardwareProfile, type PerfModel } from '../balance/prophet/perfmodel.js';
 import { plan } from '../balance/prophet/planner.js';
 import type { CountMatrix } from '../balance/prophet/stats.js';
+import { transferSchedule, type BlockTransfers, type TransferScheduleOptions } from '../balance/prophet/transfer-schedule.js';
 import type { ModelConfig } from './config.js';
+import type { MoELanguageModel } from './model.js';
 
 export type PolicyName = 'none' | 'prophet' | 'prophet-paper';
 export const POLICIES: readonly PolicyName[] = ['none', 'prophet', 'prophet-paper'];
@@ -48,6 +50,54 @@ export class BalancePlanner {
       const matrix: CountMatrix = { numRanks: this.numRanks, numExperts, data: counts };
       return plan(matrix, this.model, { variant: this.policy === 'prophet-paper' ? 'paper' : 'prophet' });
     });
+  }
+}
+
+/** How a run executes the placements: see `RunOptions.overlap` and `RunOptions.schedule`. */
+export interface ExecutionOptions {
+  readonly overlap?: boolean;
+  readonly schedule?: TransferScheduleOptions;
+}
+
+/**
+ * What a run carries from one step to the next, alike for W in-process ranks and for one rank of
+ * a multi-process job: the placements and block schedules of the next step, planned from the
+ * last step's all-gathered counts (the same on every rank, so every rank plans the same).
+ */
+export class BalanceState {
+  /** Placements of the next step, one per layer (plain expert parallelism before any counts). */
+  placements: Placement[];
+  /** Block schedules of the next step; null before any counts (Trans/Agg then in one part). */
+  schedules: readonly BlockTransfers[] | null = null;
+
+  constructor(
+    readonly planner: BalancePlanner,
+    numLayers: number,
+    numExperts: number,
+    private readonly execution: ExecutionOptions = {},
+  ) {
+    this.placements = Array.from({ length: numLayers }, () => emptyPlacement(planner.numRanks, numExperts));
+  }
+
+  /** Gives `model`'s MoE layers the next step's placements, schedules and overlap mode. */
+  applyTo(model: MoELanguageModel): void {
+    model.moeLayers.forEach((layer, l) => {
+      layer.placement = this.placements[l]!;
+      layer.transferSchedule = this.schedules?.[l] ?? null;
+      layer.overlapTransfers = this.execution.overlap ?? true;
+    });
+  }
+
+  /** Plans the next step from this step's [W·E] count matrices (Pro-Prophet's locality). */
+  advance(countMatrices: readonly Int32Array[]): void {
+    this.placements = this.planner.next(countMatrices);
+    const counts = countMatrices.map((data) => ({ numRanks: this.planner.numRanks, numExperts: data.length / this.planner.numRanks, data }));
+    this.schedules = transferSchedule(counts, this.placements, this.planner.model, this.execution.schedule);
+  }
+
+  /** Replicas of the next step, summed over layers. */
+  replicaCount(): number {
+    return this.placements.reduce((n, p) => n + p.replicas.reduce((k, r) => k + r.length, 0), 0);
   }
 }
 

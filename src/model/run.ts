@@ -13,9 +13,8 @@ import { TraceRecorder } from './trace.js';
 import { Timeline, toChromeTrace, toSvg, type TimelineSpan } from '../runtime/timeline.js';
 import { writeFileSync } from 'node:fs';
 import type { HardwareProfile } from '../balance/prophet/perfmodel.js';
-import { BalancePlanner, computedMaxOverMean, type PolicyName } from './balance.js';
-import { emptyPlacement, type Placement } from '../balance/prophet/placement.js';
-import { transferSchedule, type BlockTransfers, type TransferScheduleOptions } from '../balance/prophet/transfer-schedule.js';
+import { BalancePlanner, BalanceState, computedMaxOverMean, type PolicyName } from './balance.js';
+import type { TransferScheduleOptions } from '../balance/prophet/transfer-schedule.js';
 import { RankTrainer, type TrainOptions } from './trainer.js';
 
 export interface RunOptions extends TrainOptions {
@@ -95,19 +94,12 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
     const balanceSums = new Float64Array(config.numLayers);
     const tokensPerStep = trainers[0]!.batch * config.seqLen;
     const planner = new BalancePlanner(options.policy ?? 'none', ranks, config, options.profile);
-    let placements: Placement[] = Array.from({ length: config.numLayers }, () => emptyPlacement(ranks, config.numExperts));
-    let schedules: readonly BlockTransfers[] | null = null;
+    const state = new BalanceState(planner, config.numLayers, config.numExperts, options);
     let replicas = 0;
     const start = performance.now();
     for (let step = firstStep; step < firstStep + steps; step++) {
       const batch = dataset.sampleBatch(rng, trainers[0]!.batch, config.seqLen);
-      for (const t of trainers) {
-        t.model.moeLayers.forEach((layer, l) => {
-          layer.placement = placements[l]!;
-          layer.transferSchedule = schedules?.[l] ?? null;
-          layer.overlapTransfers = options.overlap ?? true;
-        });
-      }
+      for (const t of trainers) state.applyTo(t.model);
       const timelines = options.timeline !== undefined && step === firstStep + steps - 1 ? trainers.map((t) => new Timeline(t.comm.rank)) : null;
       timelines?.forEach((tl, r) => {
         trainers[r]!.model.timeline = tl;
@@ -121,13 +113,10 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
       }
       const report = reports[0]!;
       losses.push(report.loss);
-      const balance = report.countMatrices.map((m, l) => computedMaxOverMean(m, placements[l]!));
-      replicas += placements.reduce((n, p) => n + p.replicas.reduce((k, r) => k + r.length, 0), 0);
+      const balance = report.countMatrices.map((m, l) => computedMaxOverMean(m, state.placements[l]!));
+      replicas += state.replicaCount();
       // Locality: plan the next step from this step's routing (every rank could, identically).
-      placements = planner.next(report.countMatrices);
-      // The block schedule of those placements, from the same counts (every rank could, alike).
-      const counts = report.countMatrices.map((data) => ({ numRanks: ranks, numExperts: config.numExperts, data }));
-      schedules = transferSchedule(counts, placements, planner.model, options.schedule);
+      state.advance(report.countMatrices);
       balance.forEach((b, l) => (balanceSums[l] = (balanceSums[l] ?? 0) + b));
       trace?.record(step + 1, report.countMatrices);
       const seconds = (performance.now() - start) / 1000;

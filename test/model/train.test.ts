@@ -95,21 +95,38 @@ describe('training the example model', () => {
     await expect(runTraining({ ...small, steps: 0, dataset, resume: path })).resolves.toMatchObject({ firstStep: 100 });
   });
 
-  it('trains through `prophet launch --nproc-per-node 2` (Gloo) with the losses of the local run', async () => {
+  // Runs `options` as two processes through `prophet launch` (Gloo); rank 0's result.
+  async function launchTwoRanks(options: object): Promise<{ losses: number[]; replicas: number }> {
     const compiled = transpileSources();
     const script = join(compiled, 'rank.mjs');
     writeFileSync(
       script,
       `import { trainDistributed } from './src/model/distributed.js';
-const r = await trainDistributed(${JSON.stringify({ ...small, steps: 5 })});
-if (r.rank === 0) console.log('LOSSES ' + JSON.stringify(r.losses));\n`,
+const r = await trainDistributed(${JSON.stringify(options)});
+if (r.rank === 0) console.log('RESULT ' + JSON.stringify(r));\n`,
     );
     const { stdout } = await promisify(execFile)(process.execPath, [join(compiled, 'src', 'cli', 'main.js'), 'launch', '--nproc-per-node', '2', '--master-port', '0', script], {
       timeout: 120_000,
     });
-    const line = stdout.split('\n').find((l) => l.includes('LOSSES '));
-    const losses = JSON.parse(line!.slice(line!.indexOf('LOSSES ') + 7)) as number[];
+    const line = stdout.split('\n').find((l) => l.includes('RESULT '));
+    return JSON.parse(line!.slice(line!.indexOf('RESULT ') + 7)) as { losses: number[]; replicas: number };
+  }
+
+  it('trains through `prophet launch --nproc-per-node 2` (Gloo) with the losses of the local run', async () => {
+    const { losses, replicas } = await launchTwoRanks({ ...small, steps: 5 });
+    expect(replicas).toBe(0);
     expect(losses.length).toBe(5);
     losses.forEach((l, i) => expect(Math.abs(l - twoRanks[i]!)).toBeLessThan(1e-5));
+  }, 180_000);
+
+  it('balances across processes too: --policy prophet over Gloo, Trans/Agg on the transfer streams, same losses', async () => {
+    const steps = 8;
+    const local = await runTraining({ ...small, steps, dataset, policy: 'prophet' });
+    const { losses, replicas } = await launchTwoRanks({ ...small, steps, policy: 'prophet' });
+    // Every rank planned the same placements as the in-process run, and they moved experts.
+    expect(local.replicas).toBeGreaterThan(0);
+    expect(replicas).toBe(local.replicas);
+    expect(losses.length).toBe(steps);
+    losses.forEach((l, i) => expect(Math.abs(l - local.losses[i]!)).toBeLessThan(1e-5));
   }, 180_000);
 });
