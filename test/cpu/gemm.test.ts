@@ -260,9 +260,10 @@ describe('sgemm', () => {
     checkAllPaths({ transA: false, transB: false, m: 20, n: 3300, k: 40, alpha: 1, beta: 1 }, 410);
   });
 
-  it('gives bitwise the same C on every run when threads split many rows', () => {
-    // m = 1000 gives each of two threads more than one mc block, k = 600 three kc slices, and
-    // n = 130 ends in a partial B panel; every C tile must sum the same slices in the same order.
+  it('shares one packed B between threads for many rows, bitwise the same on every run', () => {
+    // m = 1000 gives each of two threads several row blocks taken from a shared counter, and
+    // k = 600 three kc slices; n = 130 ends in a partial B panel. Whichever thread packs a B
+    // panel (or packs its own copy), every C tile sums the same slices in the same order.
     TRANSPOSES.forEach(([transA, transB], index) => {
       const c: Case = { transA, transB, m: 1000, n: 130, k: 600, alpha: -0.5, beta: 0.25 };
       checkAllPaths(c, 440 + index);

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "../gemm.h"
 #include "gemm_kernel.h"
@@ -191,6 +192,153 @@ void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &r
   }
 }
 
+
+// ---- Shared op(B): one packed copy per call, read by every thread ----
+//
+// With a fixed split of C each thread packs and streams its own copy of op(B); on the largest
+// shapes the two copies cost a quarter of the time against OpenBLAS, which packs B once. Here
+// all of op(B) is packed once, panel by panel, into one buffer of the call, and the threads take
+// units of C (a row block by a column block, over the whole depth) from an atomic counter, so
+// that a thread delayed by other work on these shared cores simply takes fewer units. Nothing
+// waits: a B panel that another thread is packing right now is computed later, and if it is
+// still not ready then, packed again privately (the same values, so results stay bitwise equal
+// whoever packs). Each C tile sums its kc slices in the same order on any thread.
+
+// Largest packed op(B) (floats) shared this way: 64 MiB (k x n = 2048 x 8192); beyond it the
+// per-thread rectangles, whose kc x nc blocks stay small, are used.
+constexpr int64_t kMaxSharedB = int64_t{1} << 24;
+// Units per thread the counter hands out: enough that a slowed thread's last unit is short.
+constexpr int64_t kUnitsPerThread = 8;
+// Fewest register-tile rows of a unit: its B panels, loaded into L1, serve this many tiles.
+constexpr int64_t kMinUnitRowTiles = 4;
+
+// Panel states in SharedB::state.
+constexpr int kPanelFree = 0, kPanelPacking = 1, kPanelReady = 2;
+
+// op(B) packed as kc slices, each slice a row of nr-column micro-panels.
+struct SharedB {
+  float *data;
+  int64_t n_padded;                // columns rounded up to nr
+  int64_t num_panels;              // nr-column panels per slice
+  std::atomic<int> *state;         // [slice][panel]: kPanelFree, kPanelPacking or kPanelReady
+  float *panel(int64_t p0, int64_t depth, int64_t jp, int nr) const {
+    return data + p0 * n_padded + jp * nr * depth;
+  }
+};
+
+// The grid of units: row blocks of unit_rows rows, each over all columns.
+struct UnitGrid {
+  int64_t unit_rows, num_units;
+};
+
+// Row blocks of at most mc rows, and at least kUnitsPerThread per thread (a multiple of the
+// thread count, so that equal speeds end together) while they keep kMinUnitRowTiles tiles.
+UnitGrid unit_grid(const KernelInfo &info, const Problem &pr, int64_t mc, int num_threads) {
+  const int64_t row_tiles = ceil_div(pr.m, info.mr);
+  const int64_t most_blocks = std::max<int64_t>(1, row_tiles / kMinUnitRowTiles);
+  const int64_t blocks =
+      std::max(ceil_div(pr.m, mc),
+               std::min(kUnitsPerThread * num_threads, round_up(most_blocks, num_threads)));
+  const int64_t unit_rows = ceil_div(row_tiles, std::min(blocks, row_tiles)) * info.mr;
+  return {unit_rows, ceil_div(pr.m, unit_rows)};
+}
+
+// One unit of C: rows [i0, i0 + rows), columns [j0, j0 + cols), over all kc slices. `skipped`
+// has room for the unit's panels; `scratch` for one private kc x nr panel.
+void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, int64_t kc,
+              int64_t i0, int64_t rows, int64_t j0, int64_t cols, float *a_block,
+              float *scratch, int64_t *skipped) {
+  const int64_t first_panel = j0 / info.nr;
+  const int64_t last_panel = ceil_div(j0 + cols, info.nr);
+  for (int64_t p0 = 0, slice = 0; p0 < pr.k; p0 += kc, ++slice) {
+    const int64_t depth = std::min(kc, pr.k - p0);
+    const float beta = p0 == 0 ? pr.beta : 1.0f;
+    pack_a_block(info, pr, i0, rows, p0, depth, a_block);
+    std::atomic<int> *state = shared.state + slice * shared.num_panels;
+    const auto compute = [&](int64_t jp, const float *panel) {
+      const int64_t j = jp * info.nr;
+      macro_kernel(info, depth, rows, std::min<int64_t>(info.nr, pr.n - j), a_block,
+                   BBlock{panel, depth, info.nr, nullptr}, pr.alpha, beta,
+                   pr.c + i0 * pr.ldc + j, pr.ldc);
+    };
+    const auto pack_into = [&](int64_t jp, float *out) {
+      const int64_t j = jp * info.nr;
+      pack_b_block(info, pr, j, std::min<int64_t>(info.nr, pr.n - j), p0, depth, out);
+    };
+    // Step 1: ready panels, and free ones packed here; panels being packed elsewhere wait.
+    int64_t num_skipped = 0;
+    for (int64_t jp = first_panel; jp < last_panel; ++jp) {
+      float *panel = shared.panel(p0, depth, jp, info.nr);
+      int s = state[jp].load(std::memory_order_acquire);
+      if (s == kPanelFree &&
+          state[jp].compare_exchange_strong(s, kPanelPacking, std::memory_order_acquire)) {
+        pack_into(jp, panel);
+        state[jp].store(kPanelReady, std::memory_order_release);
+        s = kPanelReady;
+      }
+      if (s == kPanelReady) {
+        compute(jp, panel);
+      } else {
+        skipped[num_skipped++] = jp;
+      }
+    }
+    // Step 2: the skipped panels, shared if ready by now, else packed privately.
+    for (int64_t q = 0; q < num_skipped; ++q) {
+      const int64_t jp = skipped[q];
+      if (state[jp].load(std::memory_order_acquire) == kPanelReady) {
+        compute(jp, shared.panel(p0, depth, jp, info.nr));
+      } else {
+        pack_into(jp, scratch);
+        compute(jp, scratch);
+      }
+    }
+  }
+}
+
+// Whether a call takes the shared-B path: several threads, enough rows for kUnitsPerThread
+// row blocks per thread (with fewer, blocks would have to split the columns too, and each
+// would pack its rows of op(A) again: measured slower than the rectangles at m = 256), and a
+// packed op(B) within kMaxSharedB.
+bool use_shared_b(const KernelInfo &info, const Problem &pr, int num_threads) {
+  return num_threads > 1 &&
+         ceil_div(pr.m, info.mr) >= kMinUnitRowTiles * kUnitsPerThread * num_threads &&
+         pr.k * round_up(pr.n, info.nr) <= kMaxSharedB;
+}
+
+void sgemm_shared_b(const KernelInfo &info, const Problem &pr, int64_t mc, int64_t kc,
+                    int num_threads) {
+  const UnitGrid grid = unit_grid(info, pr, mc, num_threads);
+  const int64_t num_slices = ceil_div(pr.k, kc);
+  const int64_t n_padded = round_up(pr.n, info.nr);
+  const int64_t num_panels = n_padded / info.nr;
+  // Step 1: one buffer of the calling thread: the shared op(B), then per thread an A block, a
+  // private B panel and the skipped-panel list; the panel states live in their own array.
+  const int64_t b_floats = round_up(pr.k * n_padded, kFloatsPerLine);
+  const int64_t a_floats = round_up(grid.unit_rows * kc, kFloatsPerLine);
+  const int64_t scratch_floats = round_up(kc * info.nr, kFloatsPerLine);
+  const int64_t list_floats = round_up(2 * num_panels, kFloatsPerLine);  // int64 entries
+  const int64_t per_thread = a_floats + scratch_floats + list_floats;
+  float *workspace = thread_workspace(static_cast<size_t>(b_floats + num_threads * per_thread));
+  std::atomic<int> *state = thread_panel_states(static_cast<size_t>(num_slices * num_panels));
+  const SharedB shared{workspace, n_padded, num_panels, state};
+  std::atomic<int64_t> next_unit{0};
+
+  // Step 2: threads take row blocks in order; concurrent ones read the same B panels.
+#pragma omp parallel num_threads(num_threads)
+  {
+    float *mine = workspace + b_floats + omp_get_thread_num() * per_thread;
+    float *a_block = mine;
+    float *scratch = mine + a_floats;
+    int64_t *skipped = reinterpret_cast<int64_t *>(mine + a_floats + scratch_floats);
+    for (int64_t u = next_unit.fetch_add(1, std::memory_order_relaxed); u < grid.num_units;
+         u = next_unit.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t i0 = u * grid.unit_rows;
+      run_unit(info, pr, shared, kc, i0, std::min(grid.unit_rows, pr.m - i0), 0, pr.n, a_block,
+               scratch, skipped);
+    }
+  }
+}
+
 }  // namespace
 
 void sgemm_packed(const KernelInfo &info, bool trans_a, bool trans_b, int64_t m, int64_t n,
@@ -209,6 +357,7 @@ void sgemm_packed(const KernelInfo &info, bool trans_a, bool trans_b, int64_t m,
   const int64_t mc = std::min(info.mc, round_up(m, info.mr));
   const int num_threads = static_cast<int>(
       std::min<int64_t>(omp_get_max_threads(), ceil_div(m * n * k, kWorkPerThread)));
+  if (use_shared_b(info, pr, num_threads)) return sgemm_shared_b(info, pr, mc, kc, num_threads);
 
   // Step 2: one buffer of the calling thread (allocated here, outside the parallel region, so
   // that a failure throws to the caller), holding an A block and a B block per thread.

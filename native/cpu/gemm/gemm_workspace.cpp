@@ -1,6 +1,7 @@
 #include "gemm_workspace.h"
 
 #include <cstdlib>
+#include <memory>
 #include <new>
 
 namespace prophet::cpu::gemm {
@@ -17,6 +18,13 @@ struct Workspace {
 
 thread_local Workspace workspace;
 
+struct PanelStates {
+  std::unique_ptr<std::atomic<int>[]> data;
+  size_t capacity = 0;
+};
+
+thread_local PanelStates panel_states;
+
 }  // namespace
 
 float *thread_workspace(size_t num_floats) {
@@ -29,6 +37,17 @@ float *thread_workspace(size_t num_floats) {
   workspace.data = static_cast<float *>(data);
   workspace.capacity = bytes / sizeof(float);
   return workspace.data;
+}
+
+std::atomic<int> *thread_panel_states(size_t num_states) {
+  if (panel_states.capacity < num_states) {
+    panel_states.data = std::make_unique<std::atomic<int>[]>(num_states);
+    panel_states.capacity = num_states;
+  }
+  for (size_t i = 0; i < num_states; ++i) {
+    panel_states.data[i].store(0, std::memory_order_relaxed);
+  }
+  return panel_states.data.get();
 }
 
 }  // namespace prophet::cpu::gemm
