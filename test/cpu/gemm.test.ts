@@ -261,11 +261,12 @@ describe('sgemm', () => {
   });
 
   it('shares one packed B between threads for many rows, bitwise the same on every run', () => {
-    // m = 1000 gives each of two threads several row blocks taken from a shared counter, and
-    // k = 600 three kc slices; n = 130 ends in a partial B panel. Whichever thread packs a B
-    // panel (or packs its own copy), every C tile sums the same slices in the same order.
+    // m = 4100 (293 tiles of 14 rows, >= 18 per row block for 16 blocks) gives each of two
+    // threads several row blocks taken from a shared counter, and k = 600 three kc slices;
+    // n = 70 ends in a partial B panel. Whichever thread packs a B panel (or packs its own
+    // copy), every C tile sums the same slices in the same order.
     TRANSPOSES.forEach(([transA, transB], index) => {
-      const c: Case = { transA, transB, m: 1000, n: 130, k: 600, alpha: -0.5, beta: 0.25 };
+      const c: Case = { transA, transB, m: 4100, n: 70, k: 600, alpha: -0.5, beta: 0.25 };
       checkAllPaths(c, 440 + index);
       const ops = makeOperands(c, 450 + index, 'random');
       const run = (): Buffer => {

@@ -209,8 +209,12 @@ void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &r
 constexpr int64_t kMaxSharedB = int64_t{1} << 24;
 // Units per thread the counter hands out: enough that a slowed thread's last unit is short.
 constexpr int64_t kUnitsPerThread = 8;
-// Fewest register-tile rows of a unit: its B panels, loaded into L1, serve this many tiles.
-constexpr int64_t kMinUnitRowTiles = 4;
+// Fewest register-tile rows of a unit: its B panels, loaded into L1, serve this many tiles
+// (half of an mc block on AVX-512). With 4, m = 1024 took 16 units of 5 tiles, each B panel
+// fetched from L3 for 70 rows only, and measured 3-15% slower than the rectangles (1024 x 2048
+// x 4096 and 1024 x 4096 x 2048, four interleaved runs each, 2026-11-28); units of 18 or more
+// tiles (m >= 4096 at two threads) measured 3-10% faster on the W2 shapes.
+constexpr int64_t kMinUnitRowTiles = 18;
 
 // Panel states in SharedB::state.
 constexpr int kPanelFree = 0, kPanelPacking = 1, kPanelReady = 2;
@@ -297,8 +301,8 @@ void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, 
 
 // Whether a call takes the shared-B path: several threads, enough rows for kUnitsPerThread
 // row blocks per thread (with fewer, blocks would have to split the columns too, and each
-// would pack its rows of op(A) again: measured slower than the rectangles at m = 256), and a
-// packed op(B) within kMaxSharedB.
+// would pack its rows of op(A) again: measured slower than the rectangles at m = 256) of
+// kMinUnitRowTiles tiles each, and a packed op(B) within kMaxSharedB.
 bool use_shared_b(const KernelInfo &info, const Problem &pr, int num_threads) {
   return num_threads > 1 &&
          ceil_div(pr.m, info.mr) >= kMinUnitRowTiles * kUnitsPerThread * num_threads &&
