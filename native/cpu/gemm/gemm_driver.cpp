@@ -1,4 +1,6 @@
-// The GotoBLAS/BLIS loop nest around the micro-kernels. OpenMP threads split C into one
+// The GotoBLAS/BLIS loop nest around the micro-kernels. For many rows (row blocks of at least
+// kMinUnitRowTiles tiles, several per thread) the threads share one packed op(B) and take row
+// blocks from a counter (sgemm_shared_b). Otherwise OpenMP threads split C into one
 // rectangle each (along m or n, whichever balances better); on its rectangle a thread walks
 // nc-wide column blocks (jc), kc-deep slices (pc) whose kc x nc block of op(B) it packs, and
 // mc-row blocks (ic) whose mc x kc block of op(A) it packs, then sweeps its register tiles
