@@ -1,5 +1,6 @@
 #include "local_world.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -37,15 +38,33 @@ namespace {
 // yielding hands the core to the rank still on its way and saves the futex sleep and wake-up
 // of each waiter (which dominated collectives of about a MiB). The phase is bounded, so an
 // absent peer costs at most kYieldWindow of CPU before the blocking wait with its deadline.
+//
+// But when other busy processes hold every core, a yield hands the core to one of them for a
+// whole time slice (milliseconds per collective: a training test ran 10x slower), where a
+// sleeping waiter would be woken promptly. So a yield that took longer than kSlowYield (longer
+// than any peer's turn in a small collective) turns yielding off in every world of the process
+// for kSkipYieldFor; then one yield probes again.
 constexpr auto kYieldWindow = std::chrono::microseconds(200);
+constexpr auto kSlowYield = std::chrono::milliseconds(1);
+constexpr auto kSkipYieldFor = std::chrono::milliseconds(100);
+std::atomic<std::chrono::steady_clock::rep> g_skip_yield_until{0};
 
 template <typename Ready>
 void yield_for_peers(std::unique_lock<std::mutex> &lock, Ready ready) {
-  const auto stop_yielding = std::chrono::steady_clock::now() + kYieldWindow;
-  while (!ready() && std::chrono::steady_clock::now() < stop_yielding) {
+  using Clock = std::chrono::steady_clock;
+  auto now = Clock::now();
+  if (now.time_since_epoch().count() < g_skip_yield_until.load(std::memory_order_relaxed)) return;
+  const auto stop_yielding = now + kYieldWindow;
+  while (!ready() && now < stop_yielding) {
     lock.unlock();
     std::this_thread::yield();
     lock.lock();
+    const auto after = Clock::now();
+    if (after - now > kSlowYield) {
+      g_skip_yield_until.store((after + kSkipYieldFor).time_since_epoch().count(), std::memory_order_relaxed);
+      return;
+    }
+    now = after;
   }
 }
 
