@@ -6,7 +6,7 @@ import { Command } from 'commander';
 
 import { calibrate } from '../balance/prophet/calibrate.js';
 import { saveProfileFile } from '../balance/prophet/profile-file.js';
-import { integer } from './train.js';
+import { integer, withShapeOptions } from './train.js';
 
 interface CalibrateFlags {
   ranks: number;
@@ -22,14 +22,7 @@ interface CalibrateFlags {
 }
 
 export function registerCalibrate(program: Command): void {
-  program
-    .command('calibrate')
-    .description('measure a hardware profile (A2A, expert FFN, Trans/Agg, FNEC/BNEC, overlap costs) of W in-process ranks and save it as JSON')
-    .option('--ranks <W>', 'ranks (in-process)', integer(1), 2)
-    .option('--experts <E>', 'experts per MoE layer (a multiple of W)', integer(1), 4)
-    .option('--d-model <d>', 'model width', integer(1), 64)
-    .option('--hidden <h>', 'expert hidden width', integer(1), 128)
-    .option('--heads <n>', 'attention heads', integer(1), 4)
+  withShapeOptions(program.command('calibrate').description('measure a hardware profile (A2A, expert FFN, Trans/Agg, FNEC/BNEC, overlap costs) of W in-process ranks and save it as JSON'))
     .option('--batch <B>', 'sequences per rank (for FNEC/BNEC)', integer(1), 4)
     .option('--seq <S>', 'bytes per sequence', integer(1), 64)
     .option('--out <file>', 'where to save the profile', 'profile.json')

@@ -19,6 +19,19 @@ export function integer(min: number) {
   };
 }
 
+/**
+ * The model-shape options `train` and `calibrate` share, with the same defaults, so that a
+ * profile calibrated with the defaults describes the model `train` runs with its defaults.
+ */
+export function withShapeOptions(command: Command): Command {
+  return command
+    .option('--ranks <W>', 'expert-parallel ranks (in-process)', integer(1), 2)
+    .option('--experts <E>', 'experts per MoE layer (a multiple of W)', integer(1), 4)
+    .option('--d-model <d>', 'model width', integer(1), 64)
+    .option('--hidden <h>', 'expert hidden width', integer(1), 128)
+    .option('--heads <n>', 'attention heads', integer(1), 4);
+}
+
 function number(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number');
@@ -74,16 +87,9 @@ interface TrainFlags {
 }
 
 export function registerTrain(program: Command): void {
-  program
-    .command('train')
-    .description('train the example MoE language model on the embedded text (Moby-Dick), W ranks in this process')
-    .option('--ranks <W>', 'expert-parallel ranks (in-process)', integer(1), 2)
-    .option('--experts <E>', 'experts per MoE layer (a multiple of W)', integer(1), 4)
+  withShapeOptions(program.command('train').description('train the example MoE language model on the embedded text (Moby-Dick), W ranks in this process'))
     .option('--layers <L>', 'blocks, each with one MoE layer', integer(1), 2)
     .option('--top-k <k>', 'experts per token', integer(1), 2)
-    .option('--d-model <d>', 'model width', integer(1), 64)
-    .option('--hidden <h>', 'expert hidden width', integer(1), 128)
-    .option('--heads <n>', 'attention heads', integer(1), 4)
     .option('--steps <n>', 'training steps', integer(0), 200)
     .option('--batch <B>', 'sequences per step (global batch, a multiple of W)', integer(1), 8)
     .option('--seq <S>', 'bytes per sequence', integer(2), 64)

@@ -5,7 +5,7 @@ import { Tensor } from '../runtime/tensor.js';
 import type { NativeStorage, NativeStream } from '../native.js';
 import { addon } from '../native.js';
 import { checkTensor, streamOn } from '../kernels/check.js';
-import { checkF32 } from './check.js';
+import { checkF32Shaped } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -27,8 +27,8 @@ export interface AddOptions {
  */
 export function add(a: Tensor<'f32'>, b: Tensor<'f32'>, options: AddOptions = {}): Tensor<'f32'> {
   const left = checkTensor('a', a, 'f32');
-  checkF32('b', b, left.shape, left.device);
-  const out = options.out === undefined ? Tensor.empty(left.shape, { device: left.device }) : checkF32('options.out', options.out, left.shape, left.device);
+  checkF32Shaped('b', b, left.shape, left.device);
+  const out = options.out === undefined ? Tensor.empty(left.shape, { device: left.device }) : checkF32Shaped('options.out', options.out, left.shape, left.device);
   const stream = streamOn(left.device, options.stream);
   guard(() => addon().add(left.numel, left.storage, b.storage, out.storage, stream.native));
   return out;

@@ -11,7 +11,7 @@ import { Tensor } from '../runtime/tensor.js';
 import type { NativeStorage, NativeStream } from '../native.js';
 import { addon } from '../native.js';
 import { checkTensor, streamOn } from '../kernels/check.js';
-import { checkF32 } from './check.js';
+import { checkF32Shaped } from './check.js';
 
 type AttentionHead = [batch: number, seq: number, heads: number, headDim: number];
 
@@ -83,9 +83,9 @@ export function attentionBackward(
 ): Tensor<'f32'> {
   const { tensor, head } = checkQkv(qkv);
   const [batch, seq, heads, headDim] = head;
-  checkF32('dOut', dOut, [batch, seq, heads, headDim], tensor.device);
-  checkF32('forward.out', forward?.out, [batch, seq, heads, headDim], tensor.device);
-  checkF32('forward.lse', forward.lse, [batch, heads, seq], tensor.device);
+  checkF32Shaped('dOut', dOut, [batch, seq, heads, headDim], tensor.device);
+  checkF32Shaped('forward.out', forward?.out, [batch, seq, heads, headDim], tensor.device);
+  checkF32Shaped('forward.lse', forward.lse, [batch, heads, seq], tensor.device);
   const stream = streamOn(tensor.device, options.stream);
   const dQkv = Tensor.empty(tensor.shape, { device: tensor.device });
   guard(() =>

@@ -29,8 +29,8 @@ export function checkRows(
   return { tensor, numRows: tensor.numel / last, dim: last };
 }
 
-/** An f32 tensor of exactly `shape` on `device`. */
-export function checkF32(name: string, value: unknown, shape: readonly number[], device: Device): Tensor<'f32'> {
+/** An f32 tensor of exactly `shape` on `device` (kernels/check.ts's checkF32 checks only the rank). */
+export function checkF32Shaped(name: string, value: unknown, shape: readonly number[], device: Device): Tensor<'f32'> {
   const tensor = checkTensor(name, value, 'f32');
   checkShapeEquals(name, tensor, shape);
   checkDevice(name, tensor, device);

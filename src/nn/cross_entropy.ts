@@ -9,7 +9,7 @@ import { Tensor } from '../runtime/tensor.js';
 import type { NativeStorage, NativeStream } from '../native.js';
 import { addon } from '../native.js';
 import { checkDevice, checkRank, checkShapeEquals, checkTensor, streamOn } from '../kernels/check.js';
-import { checkF32, checkFinite, kMaxInt32 } from './check.js';
+import { checkF32Shaped, checkFinite, kMaxInt32 } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -108,7 +108,7 @@ export function crossEntropyBackward(
   options: CrossEntropyBackwardOptions = {},
 ): Tensor<'f32'> {
   const c = checkInputs(logits, targets, options.stream);
-  checkF32('lse', lse, [c.numRows], c.x.device);
+  checkF32Shaped('lse', lse, [c.numRows], c.x.device);
   const scale = checkFinite('options.scale', options.scale ?? (c.numRows > 0 ? 1 / c.numRows : 1));
   const dLogits = Tensor.empty(c.x.shape, { device: c.x.device });
   guard(() =>

@@ -8,7 +8,7 @@ import { Tensor } from '../runtime/tensor.js';
 import type { NativeStorage, NativeStream } from '../native.js';
 import { addon } from '../native.js';
 import { streamOn } from '../kernels/check.js';
-import { checkF32, checkPositive, checkRows } from './check.js';
+import { checkF32Shaped, checkPositive, checkRows } from './check.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -58,7 +58,7 @@ export interface RmsNorm {
  */
 export function rmsnorm(x: Tensor<'f32'>, gain: Tensor<'f32'>, options: RmsNormOptions = {}): RmsNorm {
   const { tensor, numRows, dim } = checkRows('x', x);
-  checkF32('gain', gain, [dim], tensor.device);
+  checkF32Shaped('gain', gain, [dim], tensor.device);
   const eps = checkPositive('options.eps', options.eps ?? 1e-5);
   const stream = streamOn(tensor.device, options.stream);
   const y = Tensor.empty(tensor.shape, { device: tensor.device });
@@ -84,10 +84,10 @@ export function rmsnormBackward(
   options: { readonly stream?: Stream } = {},
 ): Tensor<'f32'> {
   const { tensor, numRows, dim } = checkRows('x', x);
-  checkF32('dY', dY, tensor.shape, tensor.device);
-  checkF32('gain', gain, [dim], tensor.device);
-  checkF32('rstd', rstd, [numRows], tensor.device);
-  checkF32('dGain', dGain, [dim], tensor.device);
+  checkF32Shaped('dY', dY, tensor.shape, tensor.device);
+  checkF32Shaped('gain', gain, [dim], tensor.device);
+  checkF32Shaped('rstd', rstd, [numRows], tensor.device);
+  checkF32Shaped('dGain', dGain, [dim], tensor.device);
   const stream = streamOn(tensor.device, options.stream);
   const dX = Tensor.empty(tensor.shape, { device: tensor.device });
   guard(() =>
