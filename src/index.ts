@@ -24,7 +24,7 @@ export { initProcessGroup, type ProcessGroup, type ProcessGroupOptions, type Pro
 export { readLaunchEnv, type LaunchEnv, type LaunchSource, type Environment } from './comm/env.js';
 export { startStoreServer, StoreClient, type StoreServer, type StoreClientOptions } from './comm/store.js';
 export { launch, type LaunchOptions, type LaunchResult, type RankFailure } from './comm/launcher.js';
-export { loadNccl, ncclInitRank, type NcclLibrary, type NcclComm } from './comm/nccl.js';
+export { createNcclCommunicator, loadNccl, ncclInitRank, type NcclCommunicatorOptions, type NcclLibrary, type NcclComm } from './comm/nccl.js';
 export * from './balance/index.js';
 export { readTrace, traceAvailable, findSharedTrace, type RoutingTrace, type TraceMeta } from './trace/smartmoe.js';
 export * from './moe/index.js';

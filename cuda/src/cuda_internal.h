@@ -75,6 +75,11 @@ struct prophet_stream {
   prophet::cuda::StreamScratch *scratch = nullptr;       // device memory
   prophet::cuda::DeviceError *host_error = nullptr;      // pinned host copy, read after sync
   void *cublas = nullptr;  // cublasHandle_t bound to this stream, created on first GEMM
+  // A failure reported from outside the stream's work (report_failure: a communicator's
+  // watchdog), returned by the next synchronize(). Guarded: the watchdog runs on its own thread.
+  std::mutex failure_mutex;
+  prophet_status_t failure = PROPHET_OK;
+  std::string failure_message;
 };
 
 struct prophet_buffer {

@@ -91,6 +91,18 @@ prophet_status_t stream_synchronize(prophet_stream_t stream) {
       stream->stream)));
   PROPHET_RETURN_IF_FAILED(PROPHET_CUDA_CHECK(cudaStreamSynchronize(stream->stream)));
   drain_deferred_frees();  // callbacks that just ran may have deferred frees
+  {
+    // An out-of-band failure (a watchdog that aborted a hung collective) outranks what the
+    // kernels recorded: it is why the work after it did not run as asked.
+    std::lock_guard<std::mutex> lock(stream->failure_mutex);
+    if (stream->failure != PROPHET_OK) {
+      const prophet_status_t failure = stream->failure;
+      std::string message = std::move(stream->failure_message);
+      stream->failure = PROPHET_OK;
+      stream->failure_message.clear();
+      return fail(failure, message);
+    }
+  }
   if (stream->host_error->kind == kNoDeviceError) return PROPHET_OK;
   const std::string message = describe_device_error(*stream->host_error);
   stream->host_error->kind = kNoDeviceError;
@@ -121,6 +133,17 @@ prophet_status_t stream_launch_host_func(prophet_stream_t stream, prophet_host_f
   return st;
 }
 
+void *stream_native_handle(prophet_stream_t stream) { return stream->stream; }
+
+void stream_report_failure(prophet_stream_t stream, prophet_status_t status,
+                           const char *message) {
+  if (status == PROPHET_OK) return;
+  std::lock_guard<std::mutex> lock(stream->failure_mutex);
+  if (stream->failure != PROPHET_OK) return;  // the first failure wins until reported
+  stream->failure = status;
+  stream->failure_message = message != nullptr ? message : "";
+}
+
 }  // namespace
 
 void release_stream_cublas(prophet_stream_t stream) {
@@ -142,6 +165,8 @@ const prophet_stream_i kStream = {
     // blocks on another stream's host task (a CPU collective between in-process ranks) would
     // deadlock that thread. Callers report PROPHET_ERR_UNSUPPORTED naming the slot.
     /* .launch_host_task = */ nullptr,
+    /* .native_handle    = */ stream_native_handle,
+    /* .report_failure   = */ stream_report_failure,
 };
 
 }  // namespace prophet::cuda

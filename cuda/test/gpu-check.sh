@@ -10,6 +10,9 @@
 #   3. prophet_cuda_test --require-device: every entry of the CUDA kernel table (gating, permute,
 #      gemm, ffn, optim) against the CPU backend's, the FFN and optimizers on bf16/f16 storage
 #      against double references, the kernel table and argument checks, the runtime;
+#   3b. when Node and the compiled package are present (PROPHET_NODE, dist/, build/Release/
+#      prophet.node): cuda/test/addon-gpu-check.mjs, the addon from JavaScript (CUDA tensors and
+#      kernels through N-API, the NCCL communicator at world size 1 and its watchdog);
 #   4. the micro-benchmark (--bench): gating/permute/optimizer GB/s against a copy and the
 #      datasheet HBM bandwidth for known GPUs, grouped GEMM TFLOP/s against one dense cuBLAS GEMM,
 #      expert FFN vs its GEMMs;
@@ -63,6 +66,18 @@ step "tests"
 timeout "$(cap 150)" "$test_bin" --require-device 2>&1 | tee "$logs/tests.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || note_failure "tests"
 
+# The addon from JavaScript (CUDA backend through N-API, NCCL communicator): needs Node and the
+# compiled package (dist/, build/Release/prophet.node), which a session can carry to the machine.
+node_bin=${PROPHET_NODE:-$(command -v node || true)}
+if [ -n "$node_bin" ] && [ -x "$node_bin" ] && [ -f dist/src/index.js ] && [ -f build/Release/prophet.node ]; then
+  step "addon checks from Node ($("$node_bin" --version))"
+  PROPHET_CUDA_LIBRARY="$PWD/$build/lib/libprophet_cuda.so" timeout "$(cap 120)" "$node_bin" cuda/test/addon-gpu-check.mjs 2>&1 |
+    tee "$logs/addon.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || note_failure "addon checks"
+else
+  echo "addon checks skipped: no Node (PROPHET_NODE) or no compiled package (dist/, build/Release/prophet.node)"
+fi
+
 step "benchmark"
 case "$gpu_name" in
   *H200*) peak=4800 ;;           # datasheet HBM3e bandwidth, GB/s
@@ -79,6 +94,12 @@ step "draft rows for docs/gpu-results.md"
   echo
   echo "Correctness: \`$(grep '^prophet_cuda_test:' "$logs/tests.log" | tail -n 1)\`"
   echo
+  if [ -f "$logs/addon.log" ]; then
+    echo "Addon from Node: \`$(grep '^addon-gpu-check:' "$logs/addon.log" | tail -n 1)\`"
+    echo
+    grep -E '^(PASS|FAIL)' "$logs/addon.log" | sed 's/^/    /'
+    echo
+  fi
   if grep -q '^FAIL' "$logs/tests.log"; then
     echo "Failures (first 20):"
     echo

@@ -154,6 +154,8 @@ class Rng {
 
 // Test groups (one file each).
 void test_runtime(const Env &env);
+// The CPU backend's v2 stream slots (no device needed).
+void test_cpu_stream_slots(const Side &cpu);
 void test_gating(const Env &env);
 void test_permute(const Env &env);
 void test_gemm(const Env &env);

@@ -126,6 +126,7 @@ int check_without_device(const char *reason, bool required) {
   const Side cpu = cpu_side();
   if (cpu.stream != nullptr) {
     test_kernel_table(cpu);
+    test_cpu_stream_slots(cpu);
     cpu.backend->stream->destroy(cpu.stream);
   }
   expect(reason != nullptr && std::strlen(reason) > 0, "no device", "score gave no reason");
@@ -187,7 +188,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   const auto group = [&](const char *name) { return only.empty() || only == name; };
-  if (group("table")) test_kernel_table(env.cpu);
+  if (group("table")) {
+    test_kernel_table(env.cpu);
+    test_cpu_stream_slots(env.cpu);
+  }
   if (group("runtime")) test_runtime(env);
   if (group("gating")) test_gating(env);
   if (group("permute")) test_permute(env);

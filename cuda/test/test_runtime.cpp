@@ -147,7 +147,51 @@ void test_host_callbacks(const Side &gpu) {
   b->buffer->free(again);
 }
 
+// The v2 slots NCCL needs: the cudaStream_t behind a stream, and an out-of-band failure (a
+// communicator watchdog's timeout) that the next synchronize reports once and then clears.
+void test_native_handle_and_reported_failure(const Side &gpu) {
+  const prophet_backend_i *b = gpu.backend;
+  expect(b->stream->native_handle != nullptr && b->stream->report_failure != nullptr,
+         "runtime streams", "native_handle and report_failure are set");
+  prophet_stream_t s = nullptr;
+  ok(gpu, b->stream->create(0, 0, &s), "create stream");
+  // This binary links no CUDA runtime: NCCL's use of the handle is checked from Node
+  // (addon-gpu-check.mjs); here, each stream has its own non-NULL handle.
+  void *raw = b->stream->native_handle(s);
+  expect(raw != nullptr && raw != b->stream->native_handle(gpu.stream), "runtime streams",
+         "native_handle gives each stream its own cudaStream_t");
+  Buf buf = alloc(gpu, 4096, 0);
+  ok(gpu, b->memory->memset_async(buf.get(), 0, 7, 4096, s), "memset");
+  b->stream->report_failure(s, PROPHET_ERR_TIMEOUT, "allToAllV #3 timed out");
+  b->stream->report_failure(s, PROPHET_ERR_COMM, "a later failure");  // the first one wins
+  expect(b->stream->synchronize(s) == PROPHET_ERR_TIMEOUT &&
+             std::string(b->last_error()) == "allToAllV #3 timed out",
+         "runtime streams", "synchronize reports the first reported failure with its message");
+  expect(b->stream->synchronize(s) == PROPHET_OK, "runtime streams",
+         "the reported failure is cleared once reported");
+  std::vector<uint8_t> back(4096);
+  ok(gpu, b->memory->copy_d2h_async(back.data(), buf.get(), 0, 4096, s), "d2h");
+  ok(gpu, b->stream->synchronize(s), "sync");
+  expect(back[0] == 7 && back[4095] == 7, "runtime streams",
+         "work queued before the report still ran");
+  b->stream->destroy(s);
+}
+
 }  // namespace
+
+void test_cpu_stream_slots(const Side &cpu) {
+  const prophet_backend_i *b = cpu.backend;
+  expect(b->stream->native_handle == nullptr && b->stream->report_failure != nullptr,
+         "cpu streams", "no native handle; report_failure is set");
+  ok(cpu, b->stream->synchronize(cpu.stream), "sync before");
+  b->stream->report_failure(cpu.stream, PROPHET_ERR_TIMEOUT, "broadcast #2 timed out");
+  b->stream->report_failure(cpu.stream, PROPHET_ERR_COMM, "a later failure");
+  expect(b->stream->synchronize(cpu.stream) == PROPHET_ERR_TIMEOUT &&
+             std::string(b->last_error()) == "broadcast #2 timed out",
+         "cpu streams", "synchronize reports the first reported failure with its message");
+  expect(b->stream->synchronize(cpu.stream) == PROPHET_OK, "cpu streams",
+         "the reported failure is cleared once reported");
+}
 
 void test_runtime(const Env &env) {
   const Side &gpu = env.gpu;
@@ -165,6 +209,7 @@ void test_runtime(const Env &env) {
   test_copies(gpu);
   test_streams_and_events(gpu);
   test_host_callbacks(gpu);
+  test_native_handle_and_reported_failure(gpu);
 }
 
 }  // namespace prophet::test

@@ -1,5 +1,6 @@
 // NCCL bindings, registered by register_nccl() (one call in addon.cpp): ncclLoad, ncclUniqueId,
-// ncclInitRank and the NcclComm handle. Bindings only: the search order is built by
+// ncclInitRank, the NcclComm handle and ncclCommunicator (an NcclComm turned into a communicator
+// with collectives, nccl_communicator_binding.h). Bindings only: the search order is built by
 // src/comm/nccl.ts; this file unwraps arguments, calls the loader and turns NCCL results into
 // Errors with code ENCCL (ECUDA when the driver refuses the device).
 #include <napi.h>
@@ -11,6 +12,8 @@
 #include "../comm/cuda_device.h"
 #include "../comm/nccl_loader.h"
 #include "errors.h"
+#include "handles.h"
+#include "nccl_communicator_binding.h"
 
 namespace prophet::addon {
 namespace {
@@ -94,6 +97,15 @@ class NcclComm : public Napi::ObjectWrap<NcclComm> {
     size_ = info[2].As<Napi::Number>().Int32Value();
   }
   ~NcclComm() override { release(); }
+
+  // Hands the NCCL communicator to a new owner; this handle then reads as destroyed.
+  comm::ncclComm_t take() {
+    comm::ncclComm_t comm = comm_;
+    comm_ = nullptr;
+    return comm;
+  }
+  int rank_of() const { return rank_; }
+  int size_of() const { return size_; }
 
  private:
   Napi::Value rank(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), rank_); }
@@ -199,18 +211,53 @@ Napi::Value nccl_init_rank(const Napi::CallbackInfo &info) {
   return promise;
 }
 
+// The constructors register_nccl makes, reached through each binding's data pointer.
+struct NcclConstructors {
+  Napi::FunctionReference comm;
+  Napi::FunctionReference communicator;
+};
+
+// ncclCommunicator(comm: NcclComm, device: number) -> NcclCommunicator. Takes ownership of the
+// communicator: `comm` reads as destroyed afterwards.
+Napi::Value nccl_communicator(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto *ctors = static_cast<NcclConstructors *>(info.Data());
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(ctors->comm.Value())) {
+    throw_type_error(env, "comm", "an NcclComm from ncclInitRank()");
+  }
+  if (!info[1].IsNumber()) throw_type_error(env, "device", "a CUDA device index");
+  const int device = info[1].As<Napi::Number>().Int32Value();
+  if (device < 0) throw_range_error(env, "device", "expected a CUDA device index >= 0");
+  NcclComm *handle = NcclComm::Unwrap(info[0].As<Napi::Object>());
+  const NcclApi &api = loaded_api(env);
+  // Throws ECUDA with the loader's reason when the CUDA backend is unavailable.
+  const prophet_backend_i *cuda = backend_by_name(env, Napi::String::New(env, "cuda"), "device");
+  if (cuda->stream->native_handle == nullptr || cuda->stream->report_failure == nullptr) {
+    throw coded_error(env, "ENOTSUP", "the CUDA backend has no native stream handles");
+  }
+  const int rank = handle->rank_of(), size = handle->size_of();
+  comm::ncclComm_t raw = handle->take();
+  if (raw == nullptr) throw_disposed(env, "NcclComm");
+  auto communicator = std::make_shared<comm::NcclCommunicator>(api, cuda, raw, rank, size, device);
+  return NcclCommunicatorWrap::Wrap(env, ctors->communicator.Value(), std::move(communicator));
+}
+
 }  // namespace
 
 // Declared in addon.cpp, which calls it once per environment.
 void register_nccl(Napi::Env env, Napi::Object exports);
 
 void register_nccl(Napi::Env env, Napi::Object exports) {
-  // The constructor reference lives as long as the environment.
-  auto *ctor = new Napi::FunctionReference(Napi::Persistent(NcclComm::Define(env)));
-  env.AddCleanupHook([ctor]() { delete ctor; });
+  // The constructor references live as long as the environment.
+  auto *ctors = new NcclConstructors{Napi::Persistent(NcclComm::Define(env)),
+                                     Napi::Persistent(NcclCommunicatorWrap::Define(env))};
+  env.AddCleanupHook([ctors]() { delete ctors; });
+  Napi::FunctionReference *ctor = &ctors->comm;
   exports.Set("ncclLoad", Napi::Function::New<nccl_load>(env, "ncclLoad"));
   exports.Set("ncclUniqueId", Napi::Function::New<nccl_unique_id>(env, "ncclUniqueId"));
   exports.Set("ncclInitRank", Napi::Function::New(env, nccl_init_rank, "ncclInitRank", ctor));
+  exports.Set("ncclCommunicator",
+              Napi::Function::New(env, nccl_communicator, "ncclCommunicator", ctors));
 }
 
 }  // namespace prophet::addon

@@ -39,6 +39,7 @@ void resolve_all(void *library, NcclApi *api, std::string *missing) {
   resolve(library, "ncclCommSplit", &api->comm_split, false, missing);
   resolve(library, "ncclGetLastError", &api->get_last_error, false, missing);
   resolve(library, "ncclCommAbort", &api->comm_abort, false, missing);
+  resolve(library, "ncclCommGetAsyncError", &api->comm_get_async_error, false, missing);
 }
 
 // The file the dynamic linker picked (meaningful for bare names like "libnccl.so.2").

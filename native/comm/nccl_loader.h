@@ -51,6 +51,9 @@ struct NcclApi {
   const char *(*get_last_error)(ncclComm_t comm);
   // (optional) tears a communicator down without waiting for peers.
   ncclResult_t (*comm_abort)(ncclComm_t comm);
+  // (optional, NCCL >= 2.4) an error found by NCCL's own threads (a broken connection);
+  // ncclInProgress (7) while a nonblocking call is still running.
+  ncclResult_t (*comm_get_async_error)(ncclComm_t comm, ncclResult_t *async_error);
 };
 
 // Tries `candidates` in order; an entry without '/' is searched on the default library path.

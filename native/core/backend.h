@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define PROPHET_BACKEND_API_VERSION 1
+#define PROPHET_BACKEND_API_VERSION 2
 
 typedef enum prophet_status {
   PROPHET_OK = 0,
@@ -112,6 +112,13 @@ typedef struct prophet_stream_i {
      uses this. Backends whose streams cannot run fallible host work leave it NULL. */
   prophet_status_t (*launch_host_task)(prophet_stream_t stream, prophet_host_task task,
                                        void *user_data);
+  /* (optional, v2) The backend's own stream object (a cudaStream_t), for libraries that queue
+     work on the stream themselves (NCCL). NULL, or a slot returning NULL, where there is none. */
+  void *(*native_handle)(prophet_stream_t stream);
+  /* (optional, v2) Makes an out-of-band failure the stream's sticky error, reported (and
+     cleared) by the next synchronize(): how a watchdog that aborted a hung NCCL collective tells
+     the stream's owner. The first failure wins until it is reported. */
+  void (*report_failure)(prophet_stream_t stream, prophet_status_t status, const char *message);
 } prophet_stream_i;
 
 /* Events, with cudaEvent semantics: record captures the work queued so far on a stream; a wait on

@@ -35,6 +35,8 @@ struct prophet_stream {
   void enqueue(prophet::cpu::StreamOp op);
   prophet_status_t synchronize();  // blocks until every op queued so far has run
   bool idle();
+  // Makes `status` the sticky failure unless one is already pending (report_failure in the ABI).
+  void report_failure(prophet_status_t status, const char *message);
 
   const int priority;
 

@@ -82,6 +82,14 @@ prophet_status_t prophet_stream::synchronize() {
   return status == PROPHET_OK ? status : prophet::cpu::fail(status, message);
 }
 
+void prophet_stream::report_failure(prophet_status_t status, const char *message) {
+  if (status == PROPHET_OK) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (sticky_status_ != PROPHET_OK) return;
+  sticky_status_ = status;
+  sticky_message_ = message != nullptr ? message : "";
+}
+
 bool prophet_stream::idle() {
   std::lock_guard<std::mutex> lock(mutex_);
   return num_done_ == num_queued_;
@@ -134,6 +142,11 @@ prophet_status_t stream_launch_host_task(prophet_stream_t stream, prophet_host_t
   return PROPHET_OK;
 }
 
+void stream_report_failure(prophet_stream_t stream, prophet_status_t status,
+                           const char *message) {
+  stream->report_failure(status, message);
+}
+
 }  // namespace
 
 const prophet_stream_i kStream = {
@@ -144,6 +157,8 @@ const prophet_stream_i kStream = {
     /* .priority_range   = */ stream_priority_range,
     /* .launch_host_func = */ stream_launch_host_func,
     /* .launch_host_task = */ stream_launch_host_task,
+    /* .native_handle    = */ nullptr,  // the worker thread is ours alone: nothing to hand out
+    /* .report_failure   = */ stream_report_failure,
 };
 
 }  // namespace prophet::cpu

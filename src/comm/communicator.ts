@@ -2,7 +2,9 @@
  * The communicator interface: one rank's handle on a group of `size` ranks that run collectives
  * together (Pro-Prophet's all-to-all token exchange, Trans = broadcast to a subset, Agg = reduce
  * from a subset). Backends: `local` (ranks as threads of one process, {@link createLocalWorld})
- * and `gloo` (ranks as processes over TCP, {@link createGlooCommunicator}; `initProcessGroup` reads the launch environment).
+ * and `gloo` (ranks as processes over TCP, {@link createGlooCommunicator}; `initProcessGroup` reads the launch environment),
+ * on CPU tensors; `nccl` (one process per GPU, {@link createNcclCommunicator} or
+ * `initProcessGroup({ backend: 'nccl' })`) on CUDA tensors and CUDA streams.
  *
  * Every collective is stream-ordered: it is queued on a stream (the tensors' device's default
  * stream unless `options.stream` is given) and the call returns at once. Failures surface at that
@@ -16,7 +18,7 @@ import type { Stream } from '../runtime/stream.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 /** Names of communicator backends. */
-export type CommBackendName = 'local' | 'gloo';
+export type CommBackendName = 'local' | 'gloo' | 'nccl';
 
 export interface CollectiveOptions {
   /** Stream to queue the collective on. Default: the communicator's `defaultStream`. */
@@ -49,7 +51,8 @@ export interface Communicator {
   readonly backend: CommBackendName;
   /** Default timeout of collectives, ms. */
   readonly timeoutMs: number;
-  /** The CPU stream collectives use when no `options.stream` is given: one per communicator, so
+  /** The stream collectives use when no `options.stream` is given (a CPU stream; a stream of the
+   * communicator's GPU for 'nccl'): one per communicator, so
    * that in-process ranks never share a stream (a shared stream would run one rank's collective
    * after another's, and both would wait for each other until the timeout). Order the work that
    * produces or consumes the tensors on this stream too, or with events. */

@@ -84,14 +84,17 @@ export class NativeBackedCommunicator implements Communicator {
   readonly backend: CommBackendName;
   readonly defaultStream: Stream;
 
+  /** `device`: where the communicator's tensors live (the CPU for host backends, the rank's
+   * GPU for NCCL); its default stream is made there. */
   constructor(
     private readonly native: NativeCommunicator,
     readonly timeoutMs: number,
+    private readonly device: Device = Device.cpu(),
   ) {
     this.rank = native.rank;
     this.size = native.size;
     this.backend = native.backend;
-    this.defaultStream = Device.cpu().createStream();
+    this.defaultStream = device.createStream();
   }
 
   get disposed(): boolean {
@@ -118,7 +121,7 @@ export class NativeBackedCommunicator implements Communicator {
     writeLayout(layout, 0, { counts: sends, offsets: options.sendOffsets, numel: send.numel, width }, { offsets: 'options.sendOffsets', tensor: 'send' });
     writeLayout(layout, 2 * this.size, { counts: recvs, offsets: options.recvOffsets, numel: recv.numel, width }, { offsets: 'options.recvOffsets', tensor: 'recv' });
     // Step 3: queue.
-    const { stream, timeoutMs } = this.resolve(options, send);
+    const { stream, timeoutMs } = this.resolve(options, ['send', send], ['recv', recv]);
     guard(() => this.native.allToAllV(send.storage, recv.storage, layout, stream.native, timeoutMs));
   }
 
@@ -130,27 +133,27 @@ export class NativeBackedCommunicator implements Communicator {
     if (recv.numel !== send.numel * this.size) {
       throw invalidValue('recv', `a tensor of ${send.numel * this.size} elements (size * send.numel)`, `${recv.numel} elements`);
     }
-    const { stream, timeoutMs } = this.resolve(options, send);
+    const { stream, timeoutMs } = this.resolve(options, ['send', send], ['recv', recv]);
     guard(() => this.native.allGather(send.storage, send.byteLength, recv.storage, stream.native, timeoutMs));
   }
 
   broadcast(tensor: Tensor, options: SubsetOptions): void {
     checkTensor('tensor', tensor);
     const { root, members } = this.subset(options);
-    const { stream, timeoutMs } = this.resolve(options, tensor);
+    const { stream, timeoutMs } = this.resolve(options, ['tensor', tensor]);
     guard(() => this.native.broadcast(tensor.storage, tensor.byteLength, root, members, stream.native, timeoutMs));
   }
 
   reduce(tensor: Tensor<'f32'>, options: SubsetOptions): void {
     checkF32('tensor', tensor);
     const { root, members } = this.subset(options);
-    const { stream, timeoutMs } = this.resolve(options, tensor);
+    const { stream, timeoutMs } = this.resolve(options, ['tensor', tensor]);
     guard(() => this.native.reduce(tensor.storage, tensor.numel, root, members, stream.native, timeoutMs));
   }
 
   allReduce(tensor: Tensor<'f32'>, options: CollectiveOptions = {}): void {
     checkF32('tensor', tensor);
-    const { stream, timeoutMs } = this.resolve(options, undefined, tensor);
+    const { stream, timeoutMs } = this.resolve(options, ['tensor', tensor]);
     guard(() => this.native.allReduce(tensor.storage, tensor.numel, stream.native, timeoutMs));
   }
 
@@ -164,13 +167,16 @@ export class NativeBackedCommunicator implements Communicator {
     this.defaultStream.dispose();
   }
 
-  /** The stream and timeout of one call; the stream must belong to the tensor's device. */
-  private resolve(options: CollectiveOptions, ...tensors: (Tensor | undefined)[]): { stream: Stream; timeoutMs: number } {
+  /** The stream and timeout of one call; the tensors and the stream must be on the
+   * communicator's device (host memory for 'local' and 'gloo', the rank's GPU for 'nccl'). */
+  private resolve(options: CollectiveOptions, ...tensors: [name: string, tensor: Tensor][]): { stream: Stream; timeoutMs: number } {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
-    const device = tensors.find((t) => t !== undefined)?.device ?? Device.cpu();
+    for (const [name, tensor] of tensors) {
+      if (tensor.device !== this.device) throw invalidValue(`${name}.device`, `${this.device} (the ${this.backend} communicator's device)`, String(tensor.device));
+    }
     const stream = options.stream ?? this.defaultStream;
     if (!(stream instanceof Stream)) throw invalidType('options.stream', 'Stream', stream);
-    if (stream.device !== device) throw invalidValue('options.stream', `a stream of ${device}`, String(stream.device));
+    if (stream.device !== this.device) throw invalidValue('options.stream', `a stream of ${this.device}`, String(stream.device));
     const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : checkTimeout('options.timeoutMs', options.timeoutMs);
     return { stream, timeoutMs };
   }

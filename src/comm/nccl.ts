@@ -16,8 +16,12 @@ import { join } from 'node:path';
 
 import { checkInteger, invalidType, ProphetError, settleNative } from '../errors.js';
 import { addon } from '../native.js';
+import { Device } from '../runtime/device.js';
 import { guard } from '../runtime/guard.js';
+import type { Communicator } from './communicator.js';
 import type { Environment } from './env.js';
+import type { NativeCommunicator } from './native-comm.js';
+import { checkTimeout, NativeBackedCommunicator } from './native-communicator.js';
 
 /** What the addon's ncclLoad reports. */
 export interface NativeNcclLoadResult {
@@ -43,6 +47,8 @@ declare module '../native.js' {
     ncclLoad(candidates: readonly string[]): NativeNcclLoadResult;
     ncclUniqueId(): Uint8Array;
     ncclInitRank(uniqueId: Uint8Array, rank: number, size: number, device: number): Promise<NcclComm>;
+    /** Takes over `comm` (which then reads as destroyed); throws ECUDA without the CUDA backend. */
+    ncclCommunicator(comm: NcclComm, device: number): NativeCommunicator;
   }
 }
 
@@ -212,4 +218,33 @@ export async function ncclInitRank(options: NcclInitOptions): Promise<NcclComm> 
   loadNccl();
   const callerStack = new Error().stack;
   return settleNative(addon().ncclInitRank(options.uniqueId, rank, size, device), callerStack);
+}
+
+export interface NcclCommunicatorOptions {
+  /** The CUDA device `comm` was initialised on (ncclInitRank's `device`); default 0. */
+  readonly device?: number;
+  /** Default timeout of collectives, ms (default 300000). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The {@link Communicator} over an NCCL communicator: the same collectives as 'local' and 'gloo',
+ * on CUDA tensors of `options.device`, queued on CUDA streams as NCCL kernels (allToAllV as
+ * grouped ncclSend/ncclRecv; broadcast and reduce over a subset through a communicator split off
+ * once per member list and cached, ncclCommSplit, NCCL >= 2.18). Takes over `comm`, which then
+ * reads as destroyed; dispose() the communicator instead.
+ *
+ * Timeouts: a watchdog thread aborts this rank's NCCL communicators when a collective has run
+ * longer than its timeout (a peer never arrived), so the stream drains, and its synchronize()
+ * rejects with ETIMEDOUT; later calls fail with ECOMM. Reductions are NCCL's (identical on every
+ * rank and from run to run, but not summed in rank order as on the host backends).
+ */
+export function createNcclCommunicator(comm: NcclComm, options: NcclCommunicatorOptions = {}): Communicator {
+  if (comm === null || typeof comm !== 'object') throw invalidType('comm', 'NcclComm from ncclInitRank()', comm);
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
+  const device = checkInteger('options.device', options.device ?? 0, 0, 1023);
+  const timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs ?? 300_000);
+  const cuda = Device.cuda(device);
+  const native = guard(() => addon().ncclCommunicator(comm, device));
+  return new NativeBackedCommunicator(native, timeoutMs, cuda);
 }

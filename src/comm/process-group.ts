@@ -6,7 +6,8 @@
 import { checkChoice, checkInteger, invalidType, ProphetError } from '../errors.js';
 import { addon } from '../native.js';
 import { readLaunchEnv, type Environment, type LaunchEnv } from './env.js';
-import { ncclInitRank, loadNccl, ncclUniqueIdBytes, type NcclComm } from './nccl.js';
+import type { Communicator } from './communicator.js';
+import { createNcclCommunicator, loadNccl, ncclInitRank, ncclUniqueIdBytes } from './nccl.js';
 import { rendezvous, type Rendezvous } from './rendezvous.js';
 import { NativeBackedCommunicator } from './native-communicator.js';
 import type { NativeCommunicator, NativeProcessGroupOptions } from './native-comm.js';
@@ -26,18 +27,16 @@ export interface ProcessGroupOptions {
   readonly prefix?: string;
 }
 
-/** Any native communicator: destroyed through dispose() (Gloo) or destroy() (NCCL). */
-export type NativeCommunicatorHandle = { dispose?: () => void; destroy?: () => void };
-
 /** A process group: this rank's place, its communicator and the store. */
-export interface ProcessGroup<C = NativeCommunicatorHandle> {
+export interface ProcessGroup {
   readonly backend: ProcessGroupBackend;
   readonly rank: number;
   readonly worldSize: number;
   readonly localRank: number;
   readonly localWorldSize: number;
-  /** The backend's communicator: a {@link Communicator} for 'gloo', an NcclComm for 'nccl'. */
-  readonly communicator: C;
+  /** This rank's communicator: CPU tensors for 'gloo', CUDA tensors of device LOCAL_RANK for
+   * 'nccl'. */
+  readonly communicator: Communicator;
   /** The rendezvous (store connection), for exchanging small values between ranks. */
   readonly rendezvous: Rendezvous;
   /** Frees the communicator and leaves the store; rank 0 waits up to 30 s (or the timeout,
@@ -66,20 +65,20 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
   const create = backend === 'gloo' ? glooFactory() : ncclFactory();
   // Step 2: meet every rank.
   const met = await rendezvous({ launch, timeoutMs, prefix: options.prefix ?? 'prophet/pg' });
-  let communicator: NativeCommunicatorHandle | undefined;
+  let communicator: Communicator | undefined;
   try {
     // Step 3: the communicator, then a barrier so no rank leaves while others still use the store.
     communicator = await create(met, launch, timeoutMs);
     await met.barrier('created', timeoutMs);
   } catch (error) {
-    disposeCommunicator(communicator);
+    communicator?.dispose();
     await met.close(Math.min(timeoutMs, 2000));
     throw error;
   }
   return groupOf(backend, launch, met, communicator, timeoutMs);
 }
 
-function groupOf(backend: ProcessGroupBackend, launch: LaunchEnv, met: Rendezvous, communicator: NativeCommunicatorHandle, timeoutMs: number): ProcessGroup {
+function groupOf(backend: ProcessGroupBackend, launch: LaunchEnv, met: Rendezvous, communicator: Communicator, timeoutMs: number): ProcessGroup {
   let destroyed: Promise<void> | undefined;
   return {
     backend,
@@ -91,7 +90,7 @@ function groupOf(backend: ProcessGroupBackend, launch: LaunchEnv, met: Rendezvou
     rendezvous: met,
     destroy() {
       destroyed ??= (async () => {
-        disposeCommunicator(communicator);
+        communicator.dispose();
         await met.close(Math.min(timeoutMs, leaveWaitMs));
       })();
       return destroyed;
@@ -99,7 +98,7 @@ function groupOf(backend: ProcessGroupBackend, launch: LaunchEnv, met: Rendezvou
   };
 }
 
-type Factory = (met: Rendezvous, launch: LaunchEnv, timeoutMs: number) => Promise<NativeCommunicatorHandle>;
+type Factory = (met: Rendezvous, launch: LaunchEnv, timeoutMs: number) => Promise<Communicator>;
 
 // The Gloo backend is compiled only where libgloo was found at build time.
 function glooFactory(): Factory {
@@ -133,7 +132,7 @@ function glooFactory(): Factory {
 // NCCL: rank 0 makes the unique id, the store carries it to the others.
 function ncclFactory(): Factory {
   const nccl = loadNccl();
-  return async (met, launch, timeoutMs): Promise<NcclComm> => {
+  return async (met, launch, timeoutMs): Promise<Communicator> => {
     const key = `${met.prefix}/nccl/unique_id`;
     const uniqueId = launch.rank === 0 ? nccl.uniqueId() : await met.store.get(key, { timeoutMs });
     if (launch.rank === 0) await met.store.set(key, uniqueId, { timeoutMs });
@@ -141,14 +140,15 @@ function ncclFactory(): Factory {
       throw new ProphetError('ECOMM', `store key '${key}' holds ${uniqueId.length} bytes, not an NCCL unique id`);
     }
     // One GPU per local rank, as torchrun scripts do with set_device(LOCAL_RANK).
-    return ncclInitRank({ uniqueId: new Uint8Array(uniqueId), rank: launch.rank, size: launch.worldSize, device: launch.localRank });
+    const device = launch.localRank;
+    const comm = await ncclInitRank({ uniqueId: new Uint8Array(uniqueId), rank: launch.rank, size: launch.worldSize, device });
+    try {
+      return createNcclCommunicator(comm, { device, timeoutMs });
+    } catch (error) {
+      comm.destroy();
+      throw error;
+    }
   };
-}
-
-function disposeCommunicator(communicator: NativeCommunicatorHandle | undefined): void {
-  if (communicator === undefined) return;
-  if (typeof communicator.dispose === 'function') communicator.dispose();
-  else if (typeof communicator.destroy === 'function') communicator.destroy();
 }
 
 function timeoutFromEnv(env: Environment): number {

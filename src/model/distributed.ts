@@ -5,7 +5,6 @@
  * balance policy, every rank plans the next step's placements from the all-gathered counts it
  * already has (the same on every rank, so no extra communication), as `runTraining` does.
  */
-import type { Communicator } from '../comm/communicator.js';
 import { initProcessGroup, type ProcessGroupOptions } from '../comm/process-group.js';
 import type { HardwareProfile } from '../balance/prophet/perfmodel.js';
 import { checkInteger } from '../errors.js';
@@ -33,7 +32,7 @@ export async function trainDistributed(
 ): Promise<{ readonly rank: number; readonly losses: number[]; readonly replicas: number }> {
   const steps = checkInteger('options.steps', options.steps, 0);
   const group = await initProcessGroup({ backend: 'gloo', ...options.processGroup });
-  const comm = group.communicator as Communicator;
+  const comm = group.communicator;
   const config = resolveModelConfig(options.config);
   const trainer = new RankTrainer(comm, config, options);
   const dataset = TextDataset.load();

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { loadNccl, ncclInitRank, ncclSearchOrder } from '../../src/comm/nccl.js';
+import { createNcclCommunicator, loadNccl, ncclInitRank, ncclSearchOrder, type NcclComm } from '../../src/comm/nccl.js';
+import { addon } from '../../src/native.js';
 import { ProphetError } from '../../src/errors.js';
 
 // Where the nvidia-nccl-cu13 wheel (installed by .ci/run) lives, found independently of the
@@ -165,5 +166,20 @@ describe('loading', () => {
     await expect(ncclInitRank({ uniqueId: new Uint8Array(12), rank: 0, size: 1 })).rejects.toThrow('Expected Uint8Array of 128 bytes for options.uniqueId but received Uint8Array(12)');
     await expect(ncclInitRank({ uniqueId: new Uint8Array(128), rank: 2, size: 2 })).rejects.toThrow('Expected integer in [0, 1] for options.rank but received 2 of type number');
     await expect(ncclInitRank({ uniqueId: new Uint8Array(128), rank: 0, size: 1, device: -1 })).rejects.toThrow('Expected integer in [0, 1023] for options.device but received -1 of type number');
+  });
+
+  it('validates createNcclCommunicator arguments, and needs the CUDA backend', () => {
+    const fake = { rank: 0, size: 1, destroyed: false, destroy() {} } as NcclComm;
+    expect(() => createNcclCommunicator(null as unknown as NcclComm)).toThrow(TypeError);
+    expect(() => createNcclCommunicator(fake, { device: -1 })).toThrow('Expected integer in [0, 1023] for options.device but received -1');
+    expect(() => createNcclCommunicator(fake, { timeoutMs: 0 })).toThrow(RangeError);
+    if (existsSync('/dev/nvidia0')) return; // the GPU check (cuda/test/addon-gpu-check.mjs) covers the rest
+    // Without a usable GPU the CUDA device is refused before the communicator is touched.
+    expect(() => createNcclCommunicator(fake)).toThrow(expect.objectContaining({ code: 'ECUDA' }));
+  });
+
+  it('the native factory takes only an NcclComm', () => {
+    expect(() => addon().ncclCommunicator({} as NcclComm, 0)).toThrow(TypeError);
+    expect(() => addon().ncclCommunicator({} as NcclComm, 0)).toThrow('comm');
   });
 });
