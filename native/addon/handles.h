@@ -60,8 +60,8 @@ void release_after(const StreamRef &stream, std::unique_ptr<Baton> baton);
 void require_same_backend(Napi::Env env, const prophet_backend_i *a, const prophet_backend_i *b,
                           const char *argument);
 
-// "cpu" or "cuda" -> the backend; throws TypeError for other names and Error ECUDA with the
-// loader's reason when CUDA is unavailable.
+// "cpu" or "cuda" -> the backend; throws TypeError for a non-string, RangeError for any other
+// name, and Error ECUDA with the loader's reason when CUDA is unavailable.
 const prophet_backend_i *backend_by_name(Napi::Env env, const Napi::Value &name,
                                          const char *argument);
 
