@@ -40,6 +40,9 @@ export interface NativeMemoryStats {
   readonly liveBuffers: number;
   readonly liveBytes: number;
   readonly totalAllocs: number;
+  /** Stream and event handles not yet freed (disposed, or collected and finalized). */
+  readonly liveStreams: number;
+  readonly liveEvents: number;
 }
 
 /** Device memory. Offsets and sizes are bytes; every method except hostView is stream-ordered. */

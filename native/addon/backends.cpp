@@ -1,4 +1,5 @@
-// backends() and memoryStats(): what the process can run on, and the allocators' counters.
+// backends() and memoryStats(): what the process can run on, the allocators' counters and the
+// number of live stream and event handles.
 #include "backends.h"
 
 #include "../core/registry.h"
@@ -54,6 +55,9 @@ Napi::Value memory_stats(const Napi::CallbackInfo &info) {
   stats.Set("liveBuffers", static_cast<double>(live_buffers));
   stats.Set("liveBytes", static_cast<double>(live_bytes));
   stats.Set("totalAllocs", static_cast<double>(total_allocs));
+  const HandleCounts &handles = handle_counts(backend);
+  stats.Set("liveStreams", static_cast<double>(handles.streams.load()));
+  stats.Set("liveEvents", static_cast<double>(handles.events.load()));
   return stats;
 }
 

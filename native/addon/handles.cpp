@@ -1,9 +1,20 @@
 #include "handles.h"
 
+#include <map>
+#include <mutex>
+
 #include "../core/registry.h"
 #include "errors.h"
 
 namespace prophet::addon {
+
+HandleCounts &handle_counts(const prophet_backend_i *backend) {
+  // Never destroyed: a stream thread may drop the last owner after static destructors ran.
+  static auto *counts = new std::map<const prophet_backend_i *, HandleCounts>();
+  static auto *mutex = new std::mutex();
+  std::lock_guard<std::mutex> lock(*mutex);
+  return (*counts)[backend];  // map nodes never move, so the reference stays valid
+}
 
 void release_after(const StreamRef &stream, std::unique_ptr<Baton> baton) {
   Baton *raw = baton.release();

@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,23 +28,50 @@ struct BufferHandle {
 };
 using BufferRef = std::shared_ptr<BufferHandle>;
 
+// Live stream and event owners of one backend. The ABI counts buffers only (memory_stats), so
+// the owners count themselves; memoryStats() reports these so that tests can show finalizers
+// free streams and events. Atomic: queued work may drop the last reference on a stream thread.
+struct HandleCounts {
+  std::atomic<int64_t> streams{0};
+  std::atomic<int64_t> events{0};
+};
+HandleCounts &handle_counts(const prophet_backend_i *backend);
+
 struct StreamHandle {
-  StreamHandle(const prophet_backend_i *b, prophet_stream_t h) : backend(b), stream(h) {}
+  StreamHandle(const prophet_backend_i *b, prophet_stream_t h)
+      : backend(b), stream(h), counts_(handle_counts(b)) {
+    ++counts_.streams;
+  }
   StreamHandle(const StreamHandle &) = delete;
   StreamHandle &operator=(const StreamHandle &) = delete;
-  ~StreamHandle() { backend->stream->destroy(stream); }
+  ~StreamHandle() {
+    backend->stream->destroy(stream);
+    --counts_.streams;
+  }
   const prophet_backend_i *const backend;
   const prophet_stream_t stream;
+
+ private:
+  HandleCounts &counts_;
 };
 using StreamRef = std::shared_ptr<StreamHandle>;
 
 struct EventHandle {
-  EventHandle(const prophet_backend_i *b, prophet_event_t h) : backend(b), event(h) {}
+  EventHandle(const prophet_backend_i *b, prophet_event_t h)
+      : backend(b), event(h), counts_(handle_counts(b)) {
+    ++counts_.events;
+  }
   EventHandle(const EventHandle &) = delete;
   EventHandle &operator=(const EventHandle &) = delete;
-  ~EventHandle() { backend->event->destroy(event); }
+  ~EventHandle() {
+    backend->event->destroy(event);
+    --counts_.events;
+  }
   const prophet_backend_i *const backend;
   const prophet_event_t event;
+
+ private:
+  HandleCounts &counts_;
 };
 using EventRef = std::shared_ptr<EventHandle>;
 
@@ -60,8 +89,8 @@ void release_after(const StreamRef &stream, std::unique_ptr<Baton> baton);
 void require_same_backend(Napi::Env env, const prophet_backend_i *a, const prophet_backend_i *b,
                           const char *argument);
 
-// "cpu" or "cuda" -> the backend; throws TypeError for other names and Error ECUDA with the
-// loader's reason when CUDA is unavailable.
+// "cpu" or "cuda" -> the backend; throws TypeError for a non-string, RangeError for any other
+// name, and Error ECUDA with the loader's reason when CUDA is unavailable.
 const prophet_backend_i *backend_by_name(Napi::Env env, const Napi::Value &name,
                                          const char *argument);
 

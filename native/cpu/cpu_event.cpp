@@ -70,13 +70,22 @@ prophet_status_t event_query(prophet_event_t event) {
 
 prophet_status_t event_elapsed_ms(prophet_event_t start, prophet_event_t end, double *ms) {
   std::chrono::steady_clock::time_point t0, t1;
-  for (auto [event, out] : {std::pair{start, &t0}, std::pair{end, &t1}}) {
-    EventState &state = *event->state;
+  struct Side {
+    const char *name;
+    prophet_event_t event;
+    std::chrono::steady_clock::time_point *at;
+  };
+  for (const Side &side : {Side{"start", start, &t0}, Side{"end", end, &t1}}) {
+    EventState &state = *side.event->state;
     std::lock_guard<std::mutex> lock(state.mutex);
     if (!state.timing) return fail(PROPHET_ERR_INVALID, "event was created without timing");
     if (state.num_recorded == 0) return fail(PROPHET_ERR_INVALID, "event was never recorded");
-    if (state.num_completed < state.num_recorded) return PROPHET_ERR_NOT_READY;
-    *out = state.completed_at;
+    if (state.num_completed < state.num_recorded) {
+      // Like cudaErrorNotReady: the caller may retry, so say which event and how to wait.
+      return fail(PROPHET_ERR_NOT_READY, std::string(side.name) +
+                                             " event not yet complete (synchronize it first)");
+    }
+    *side.at = state.completed_at;
   }
   *ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
   return PROPHET_OK;

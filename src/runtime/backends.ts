@@ -18,7 +18,8 @@ export function backends(): BackendsReport {
   return { cpu: info.cpu, cuda: info.cuda, apiVersion: info.apiVersion };
 }
 
-/** The backend allocator's own counters: live buffers and bytes, and allocations so far. */
+/** The backend allocator's own counters (live buffers and bytes, allocations so far) and the
+ * number of live stream and event handles. */
 export function memoryStats(backend: BackendName = 'cpu'): NativeMemoryStats {
   return addon().memoryStats(checkChoice('backend', backend, ['cpu', 'cuda'] as const));
 }

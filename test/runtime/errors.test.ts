@@ -81,6 +81,34 @@ describe('errors', () => {
     expect(codeOf(() => timed.elapsedMs(never))).toBe('EINVAL');
   });
 
+  it('report elapsed time to an unfinished event as ENOTREADY, naming the event', async () => {
+    const stream = device.createStream();
+    const numel = (32 << 20) / 4;
+    const [src, dst] = [Tensor.zeros([numel], { stream }), Tensor.empty([numel])];
+    const start = stream.recordEvent({ timing: true });
+    await stream.synchronize(); // start is complete: only `end` can be unfinished
+    // The call races the stream: queue more work each round until the stream is still busy
+    // when elapsedMs runs (at the first try, except on a machine far faster than this one).
+    let error: unknown;
+    for (let copies = 1; copies <= 64 && error === undefined; copies *= 2) {
+      for (let i = 0; i < copies; i++) dst.copyFrom(src, { stream });
+      const end = stream.recordEvent({ timing: true });
+      try {
+        start.elapsedMs(end);
+      } catch (e) {
+        error = e;
+      }
+      await end.synchronize();
+      end.dispose();
+    }
+    expect(error).toBeInstanceOf(ProphetError);
+    expect(error).toMatchObject({
+      code: 'ENOTREADY',
+      message: 'event elapsed time failed on cpu: end event not yet complete (synchronize it first)',
+    });
+    for (const handle of [src, dst, start, stream]) handle.dispose();
+  });
+
   it('report CUDA as unavailable with the reason, and keep the CPU working', () => {
     const report = backends();
     expect(report.cpu.available).toBe(true);

@@ -68,13 +68,35 @@ describe('memory lifecycle', () => {
     expect(v2[1]).toBe(5);
   });
 
+  it('frees streams and events left to the finalizers', async () => {
+    expect(gc).toBeDefined();
+    const before = memoryStats();
+    // Created in a plain function: a suspended async function's frame could keep the last
+    // loop values reachable. Nothing is disposed: only the finalizers can free them.
+    (() => {
+      for (let i = 0; i < 200; i++) {
+        const stream = device.createStream();
+        stream.recordEvent();
+        device.createEvent({ timing: true });
+      }
+      expect(memoryStats().liveStreams).toBe(before.liveStreams + 200);
+      expect(memoryStats().liveEvents).toBe(before.liveEvents + 400);
+    })();
+    const freed = () => memoryStats().liveStreams === before.liveStreams && memoryStats().liveEvents === before.liveEvents;
+    await collectUntil(freed);
+    expect(memoryStats()).toMatchObject({ liveStreams: before.liveStreams, liveEvents: before.liveEvents });
+  });
+
   it('frees streams and events on dispose', async () => {
     const stream = device.createStream();
     const event = stream.recordEvent();
     await event.synchronize();
+    const before = memoryStats();
     stream.dispose();
     event.dispose();
     stream.dispose();
     expect(stream.disposed && event.disposed).toBe(true);
+    expect(memoryStats().liveStreams).toBe(before.liveStreams - 1);
+    expect(memoryStats().liveEvents).toBe(before.liveEvents - 1);
   });
 });

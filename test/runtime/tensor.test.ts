@@ -58,7 +58,7 @@ describe('tensors', () => {
     await device.defaultStream.synchronize();
     const view = t.view();
     expect(view).toBeInstanceOf(Float32Array);
-    expect(view.byteOffset % 64).toBe(0);
+    expect(view.length).toBe(3); // the tensor's elements (alignment: see the test below)
     view[1] = 42;
     expect(Array.from(await t.toArray())).toEqual([1, 42, 3]);
     t.write([7, 8, 9]);
