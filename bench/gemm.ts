@@ -2,7 +2,7 @@
  * GEMM benchmark: our CPU sgemm against OpenBLAS's cblas_sgemm on the expert FFN's forward
  * shapes, measured side by side in the same run.
  *
- *   npm run bench -- gemm [--json] [--quick]
+ *   npm run bench -- gemm [--json] [--quick | --shape D_MODEL,HIDDEN,TOKENS]
  *
  * For each (d_model, hidden, tokens) it times the two forward GEMMs of one expert:
  * x[T, d]·W1[d, h] (m = T, n = h, k = d) and h[T, h]·W2[h, d] (m = T, n = d, k = h). Ours and
@@ -31,15 +31,16 @@ interface Row extends Record<string, number | null> {
   ratio: number | null;
 }
 
-/** The full grid: ≈ 1 TFLOP per repetition per library, about 1–2 minutes on 2 cores. */
+/**
+ * The issue's grid, d_model 512/1024/2048 × hidden 2·d/4·d × tokens 256..8192: ≈ 1.8 TFLOP per
+ * repetition per library (the two d_model = 2048, 8192-token shapes are half of it), about
+ * 4 minutes on 2 cores.
+ */
 function fullGrid(): Shape[] {
   const shapes: Shape[] = [];
   for (const dModel of [512, 1024, 2048]) {
-    // d_model = 2048 at 8192 tokens alone would double the run time; 4096 tokens already
-    // keeps every packed block full.
-    const tokenCounts = dModel === 2048 ? [256, 1024, 4096] : [256, 1024, 4096, 8192];
     for (const hidden of [2 * dModel, 4 * dModel]) {
-      for (const tokens of tokenCounts) shapes.push({ dModel, hidden, tokens });
+      for (const tokens of [256, 1024, 4096, 8192]) shapes.push({ dModel, hidden, tokens });
     }
   }
   return shapes;
@@ -50,6 +51,18 @@ function quickGrid(): Shape[] {
     { dModel: 512, hidden: 1024, tokens: 256 },
     { dModel: 1024, hidden: 2048, tokens: 1024 },
   ];
+}
+
+/** `--shape D_MODEL,HIDDEN,TOKENS`: one shape (e.g. a row to re-measure), or undefined. */
+function shapeOption(args: readonly string[]): Shape | undefined {
+  const i = args.indexOf('--shape');
+  if (i < 0) return undefined;
+  const dims = (args[i + 1] ?? '').split(',').map(Number);
+  const [dModel, hidden, tokens] = dims;
+  if (dims.length !== 3 || !dims.every((v) => Number.isInteger(v) && v >= 1) || dModel === undefined || hidden === undefined || tokens === undefined) {
+    throw new RangeError(`Expected three positive integers D_MODEL,HIDDEN,TOKENS for --shape but received ${args[i + 1]}`);
+  }
+  return { dModel, hidden, tokens };
 }
 
 /** Uniform values in [-1, 1) from a fixed-seed LCG: reproducible inputs, no denormals. */
@@ -155,8 +168,10 @@ const benchmark: Benchmark = {
     const config = native.openblasConfig();
     console.error(`gemm: ours ${isa}; OpenBLAS ${config === '' ? 'absent' : config}`);
     const quick = args.includes('--quick');
+    const shape = shapeOption(args);
+    const grid = shape !== undefined ? [shape] : quick ? quickGrid() : fullGrid();
     const rows: Row[] = [];
-    for (const { dModel, hidden, tokens } of quick ? quickGrid() : fullGrid()) {
+    for (const { dModel, hidden, tokens } of grid) {
       // Step 1: the expert's operands; the hidden activation is W1's output and W2's input.
       const x = filled(tokens * dModel, 1);
       const w1 = filled(dModel * hidden, 2);

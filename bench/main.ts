@@ -1,5 +1,6 @@
 /**
- * Benchmark runner: `npm run bench -- NAME [--json] [args]`. Each benchmark lives in
+ * Benchmark runner: `npm run bench -- NAME [--json] [args]` (`npm run -s ...` for JSON alone on
+ * stdout: without -s npm prints its banner lines first). Each benchmark lives in
  * bench/NAME.ts and default-exports a {@link Benchmark}. Speed is always reported as ratios
  * against a reference measured side by side in the same run.
  */

@@ -3,7 +3,9 @@
  *
  * Argument errors read "Expected <what> for <name> but received <value> of type <type>", with
  * dotted names for nested options ('options.topK'). A wrong type is a TypeError, a wrong value a
- * RangeError. Runtime failures are {@link ProphetError}s with a `code`.
+ * RangeError. Runtime failures are {@link ProphetError}s with a `code`; a native 'EINVAL' (the
+ * backend refused a value, e.g. a NaN logit found by queued work) is a {@link ProphetRangeError},
+ * which is both a RangeError and a ProphetError.
  */
 
 /** Codes carried by runtime errors. */
@@ -21,7 +23,11 @@ export type ErrorCode =
   | 'ENOADDON'
   | 'ECHECKPOINT';
 
-/** A runtime failure (native, device, communication) with a machine-readable code. */
+/**
+ * A runtime failure (native, device, communication) with a machine-readable code.
+ * `instanceof ProphetError` also holds for a {@link ProphetRangeError} (code 'EINVAL'), so one
+ * check catches every coded failure whichever built-in error class it extends.
+ */
 export class ProphetError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -29,6 +35,31 @@ export class ProphetError extends Error {
     this.name = 'ProphetError';
     this.code = code;
   }
+
+  static override [Symbol.hasInstance](value: unknown): value is ProphetError {
+    // `this` is the class `instanceof` was asked about: a subclass keeps the ordinary check.
+    const ordinary = Function.prototype[Symbol.hasInstance].call(this, value);
+    return ordinary || (this === ProphetError && value instanceof ProphetRangeError);
+  }
+}
+
+/**
+ * A value the backend refused, found when the work ran rather than when it was queued (a NaN
+ * logit, an expert index out of range): native status 'EINVAL'. It extends RangeError, like the
+ * argument errors thrown before queuing, carries `code: 'EINVAL'` like every native failure, and
+ * passes `instanceof ProphetError`. The message names the argument ("... logits[1, 1] is NaN").
+ */
+export class ProphetRangeError extends RangeError {
+  readonly code: 'EINVAL' = 'EINVAL';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProphetRangeError';
+  }
+}
+
+/** The error for a native failure with `code`: a ProphetRangeError for 'EINVAL', else a ProphetError. */
+export function nativeFailure(code: ErrorCode, message: string, options?: { cause?: unknown }): ProphetError {
+  return code === 'EINVAL' ? new ProphetRangeError(message, options) : new ProphetError(code, message, options);
 }
 
 function describe(value: unknown): string {
@@ -86,7 +117,8 @@ export function checkChoice<T extends string>(name: string, value: unknown, choi
 }
 
 /**
- * Re-throws a native error as a ProphetError when it has a code, appending the caller's stack
+ * Re-throws a native error as a ProphetError (a ProphetRangeError for 'EINVAL', see
+ * {@link nativeFailure}) when it has a code, appending the caller's stack
  * (captured before the native call) so that async failures point at user code.
  */
 export function fromNative(error: unknown, callerStack?: string): unknown {
@@ -95,7 +127,7 @@ export function fromNative(error: unknown, callerStack?: string): unknown {
   if (error instanceof TypeError || error instanceof RangeError || typeof code !== 'string') {
     return error;
   }
-  const wrapped = new ProphetError(code as ErrorCode, error.message, { cause: error });
+  const wrapped = nativeFailure(code as ErrorCode, error.message, { cause: error });
   if (callerStack !== undefined) wrapped.stack = `${wrapped.name}: ${wrapped.message}\n${callerStack.split('\n').slice(1).join('\n')}`;
   return wrapped;
 }

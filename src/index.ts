@@ -11,7 +11,7 @@ export { Event } from './runtime/event.js';
 export { Stream, type StreamOptions } from './runtime/stream.js';
 export { Tensor, type TensorOptions, type StreamOption, type CopyOptions } from './runtime/tensor.js';
 export { type DType, BYTES_PER_ELEMENT, f32ToBf16, bf16ToF32 } from './runtime/dtype.js';
-export { ProphetError, type ErrorCode } from './errors.js';
+export { ProphetError, ProphetRangeError, type ErrorCode } from './errors.js';
 export type { AllToAllVOptions, CollectiveOptions, CommBackendName, Communicator, SubsetOptions } from './comm/communicator.js';
 export { createLocalWorld, type LocalWorldOptions } from './comm/local.js';
 export { createGlooCommunicator, glooAvailable, type GlooCommunicatorOptions } from './comm/gloo.js';

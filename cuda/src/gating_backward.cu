@@ -79,7 +79,7 @@ __global__ void finish_aux_loss(const double *partial, const int *routed, const 
   for (int64_t e = threadIdx.x; e < E && T > 0; e += blockDim.x) {
     double prob_sum = 0.0;
     for (int64_t c = 0; c < num_chunks; ++c) prob_sum += partial[c * E + e];
-    balance += (double(routed[e]) / double(T * k)) * (prob_sum / double(T));
+    balance += kernels::balance_term(routed[e], prob_sum, T, k);
   }
   for (int64_t t = threadIdx.x; t < T; t += blockDim.x) z += double(logsumexp[t]) * double(logsumexp[t]);
   balance = block_sum(balance, shared);
@@ -112,10 +112,9 @@ __global__ void backward_tile(BackwardArgs a, int64_t rows, int64_t stride,
   float *prob_tile = aux_grad + E;
   float *grad_tile = prob_tile + rows * stride;
   float *kept_tile = grad_tile + rows * stride;
-  // dL_aux/dp[t, e] = aux_coef * E * f_e / T, the same for every token (CPU formula, in double).
+  // dL_aux/dp[t, e], the same for every token (the CPU's formula, shared in gating.h).
   for (int64_t e = threadIdx.x; e < E; e += blockDim.x) {
-    aux_grad[e] = static_cast<float>(double(a.aux_coef) * double(E) *
-                                     (double(a.routed[e]) / double(T * k)) / double(T));
+    aux_grad[e] = kernels::balance_prob_grad(a.aux_coef, E, a.routed[e], T, k);
   }
   __syncthreads();
   for (int64_t first = blockIdx.x * rows; first < T; first += int64_t(gridDim.x) * rows) {
@@ -137,7 +136,7 @@ __global__ void backward_tile(BackwardArgs a, int64_t rows, int64_t stride,
       const float *prob = prob_tile + r * stride;
       kernels::weight_grad_to_prob_grad(prob, a.expert_index + t * k, kept, k,
                                         a.renormalize != 0, grad);
-      const float z_scale = a.z_coef * 2.0f * a.logsumexp[t] / static_cast<float>(T);
+      const float z_scale = kernels::z_loss_scale(a.z_coef, a.logsumexp[t], T);
       kernels::softmax_backward_row(prob, E, z_scale, grad);
     }
     __syncthreads();
@@ -168,7 +167,7 @@ __global__ void backward_global(BackwardArgs a, float *kept_scratch, StreamScrat
     }
     kernels::weight_grad_to_prob_grad(a.probs + t * E, a.expert_index + t * k, kept, k,
                                       a.renormalize != 0, grad);
-    const float z_scale = a.z_coef * 2.0f * a.logsumexp[t] / static_cast<float>(T);
+    const float z_scale = kernels::z_loss_scale(a.z_coef, a.logsumexp[t], T);
     kernels::softmax_backward_row(a.probs + t * E, E, z_scale, grad);
   }
 }

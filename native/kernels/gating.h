@@ -93,6 +93,27 @@ PROPHET_HD void weight_grad_to_prob_grad(const float *probs, const int32_t *expe
   for (int64_t j = 0; j < k; ++j) grad_prob[expert_index[j]] += (d_weight[j] - weighted) * inv_sum;
 }
 
+// One expert's term of the Switch/GShard load-balancing loss L_aux = E * sum_e f_e * P_e, in
+// double: f_e = routed / (k*T) is the fraction of slots routed to e (kept or dropped), P_e =
+// prob_sum / T its mean probability. Backends sum these terms in their own order.
+PROPHET_HD double balance_term(int64_t routed, double prob_sum, int64_t num_tokens, int64_t k) {
+  return (double(routed) / double(num_tokens * k)) * (prob_sum / double(num_tokens));
+}
+
+// dL/dp[t, e] of aux_coef * L_aux: aux_coef * E * f_e / T, the same for every token (f_e is a
+// count, so it has no gradient). Computed in double and rounded once, so backends agree bitwise.
+PROPHET_HD float balance_prob_grad(float aux_coef, int64_t num_experts, int64_t routed,
+                                   int64_t num_tokens, int64_t k) {
+  return static_cast<float>(double(aux_coef) * double(num_experts) *
+                            (double(routed) / double(num_tokens * k)) / double(num_tokens));
+}
+
+// The z-loss's part of dL/d lse_t for z_coef * L_z, L_z = mean_t lse_t^2: z_coef * 2 * lse_t / T.
+// It is the z_scale of softmax_backward_row.
+PROPHET_HD float z_loss_scale(float z_coef, float logsumexp, int64_t num_tokens) {
+  return z_coef * 2.0f * logsumexp / static_cast<float>(num_tokens);
+}
+
 // Softmax backward of one row, in place: grad [E] holds dL/dp on entry and dL/dlogit on exit,
 // dL/dlogit_i = p_i * (g_i - sum_e p_e g_e) + z_scale * p_i, where z_scale is the derivative of
 // the z-loss with respect to this row's logsumexp (d lse / d logit_i = p_i).

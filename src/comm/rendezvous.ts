@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 
-import { checkInteger, invalidType, ProphetError } from '../errors.js';
+import { checkInteger, invalidType, nativeFailure, ProphetError } from '../errors.js';
 import type { LaunchEnv } from './env.js';
 import { startStoreServer, StoreClient, type StoreServer } from './store.js';
 
@@ -168,5 +168,5 @@ export async function storeBarrier(store: StoreClient, key: string, numRanks: nu
 
 function withContext(error: unknown, context: string): unknown {
   if (!(error instanceof ProphetError)) return error;
-  return new ProphetError(error.code, `${context}: ${error.message}`, { cause: error });
+  return nativeFailure(error.code, `${context}: ${error.message}`, { cause: error });
 }

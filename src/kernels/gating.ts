@@ -153,7 +153,8 @@ function resolveOptions(options: GatingOptions, numExperts: number): ResolvedOpt
  * Routes T tokens to k of E experts (stream-ordered; the outputs are valid once the stream has
  * run the kernel). Softmax is fp32 with the row max subtracted; the top k are ranked by logit,
  * ties to the lower expert index. Non-finite logits make the queued work fail: the next
- * synchronize() rejects with a ProphetError of code 'EINVAL' naming the first bad logit.
+ * synchronize() rejects with a ProphetRangeError (a RangeError, and a ProphetError of code
+ * 'EINVAL') naming the first bad logit.
  *
  * @param logits [T, E] f32, E >= 1.
  * @example

@@ -3,7 +3,7 @@
  * and combine (the weighted un-permute back), with their backward passes. Stream-ordered.
  * Slot (t, j) with position >= 0 maps to row rowOffsetPerExpert[expertIndex[t, j]] +
  * position[t, j]; a dropped slot (position -1) maps to nothing. A row out of range or mapped by
- * two slots makes the queued work fail (ProphetError 'EINVAL' at the next synchronize()).
+ * two slots makes the queued work fail (ProphetRangeError, code 'EINVAL', at the next synchronize()).
  * Semantics are in docs/kernels.md ("Dispatch and combine").
  */
 import { checkInteger } from '../errors.js';

@@ -60,7 +60,8 @@ function checkInputs(logits: unknown, targets: unknown, stream: Stream | undefin
 
 /**
  * Per-row cross-entropy of logits against integer targets (stream-ordered). A target outside
- * [0, C) makes the queued work fail: the next synchronize() rejects with ProphetError 'EINVAL'.
+ * [0, C) makes the queued work fail: the next synchronize() rejects with ProphetRangeError
+ * (code 'EINVAL').
  *
  * @param logits [N, C] f32.
  * @param targets [N] i32 in [0, C).

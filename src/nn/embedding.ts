@@ -78,7 +78,7 @@ function checkPositions(name: string, positions: unknown, dim: number, ids: Tens
 
 /**
  * Gathers embedding rows (stream-ordered). An id outside [0, vocab) makes the queued work fail:
- * the next synchronize() rejects with ProphetError 'EINVAL' naming the first bad id.
+ * the next synchronize() rejects with ProphetRangeError (code 'EINVAL') naming the first bad id.
  *
  * @param ids i32 ids of any shape (N = ids.numel tokens in row-major order), e.g. [B, S].
  * @param table [V, d] f32.

@@ -41,7 +41,8 @@ export class Stream {
   }
 
   /** Resolves once all work queued so far has run; rejects with the first failure of that work
-   * (a ProphetError with its code) and clears it. Does not block the JS thread. */
+   * (a ProphetError with its code; a ProphetRangeError for a refused value, code 'EINVAL') and
+   * clears it. Does not block the JS thread. */
   synchronize(): Promise<void> {
     const stack = new Error().stack;
     return settleNative(

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { ProphetError } from '../../src/errors.js';
+import { ProphetError, ProphetRangeError } from '../../src/errors.js';
 import { addon } from '../../src/native.js';
 import {
   type CapacityMode,
@@ -228,7 +228,7 @@ describe('gating: edge cases', () => {
     [NaN, 'NaN'],
     [Infinity, 'infinite'],
     [-Infinity, 'infinite'],
-  ])('refuses logit %s with EINVAL at synchronize; the stream recovers', async (bad, word) => {
+  ])('refuses logit %s at synchronize with a RangeError (code EINVAL) naming logits; the stream recovers', async (bad, word) => {
     const stream = Device.cpu().createStream();
     const values = [0, 1, 2, 3, 4, 5];
     values[4] = bad;
@@ -238,9 +238,13 @@ describe('gating: edge cases', () => {
       () => undefined,
       (e: unknown) => e,
     );
+    // A bad value is a RangeError wherever it is found; being found by queued work, it is also
+    // a coded ProphetError like every other failure synchronize reports.
+    expect(error).toBeInstanceOf(RangeError);
     expect(error).toBeInstanceOf(ProphetError);
-    expect((error as ProphetError).code).toBe('EINVAL');
-    expect((error as ProphetError).message).toBe(
+    expect(error).toBeInstanceOf(ProphetRangeError);
+    expect((error as ProphetRangeError).code).toBe('EINVAL');
+    expect((error as ProphetRangeError).message).toBe(
       `stream synchronize failed on cpu: gating forward: logits[1, 1] is ${word}; logits must be finite`,
     );
     const ok = gating(Tensor.from([0, 1, 2, 3, 4, 5], [2, 3], { stream }), { stream });

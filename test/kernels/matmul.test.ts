@@ -52,4 +52,13 @@ describe('matmul', () => {
     expect(() => matmul(a, Tensor.zeros([3]))).toThrow(new RangeError('Expected rank 2 for b.shape but received [3] of type array'));
     expect(() => matmul(a, a, { transA: 1 as unknown as boolean })).toThrow(new TypeError('Expected boolean for options.transA but received 1 of type number'));
   });
+
+  it.each(['i32', 'bf16'] as const)('names an %s a, b or out with a TypeError on its dtype', (dtype) => {
+    const f32 = Tensor.zeros([2, 2]);
+    const wrong = Tensor.zeros([2, 2], { dtype }) as unknown as Tensor<'f32'>;
+    const message = (name: string) => new TypeError(`Expected 'f32' for ${name}.dtype but received "${dtype}" of type string`);
+    expect(() => matmul(wrong, f32)).toThrow(message('a'));
+    expect(() => matmul(f32, wrong)).toThrow(message('b'));
+    expect(() => matmul(f32, Tensor.zeros([2, 2]), { out: wrong })).toThrow(message('options.out'));
+  });
 });

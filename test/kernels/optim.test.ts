@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { AdamW, axpy, clipGradNorm, fill, scale, Sgd, sumSquares, zeroGrads, type ParamGrad } from '../../src/kernels/optim.js';
+import { AdamW, axpy, clipByNorm, clipGradNorm, fill, scale, Sgd, sumSquares, zeroGrads, type ParamGrad } from '../../src/kernels/optim.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { refAdamWStep, refClip, refSgdStep, type RefSgdOptions } from './reference/optim.js';
 import { expectClose, randomArray, seededRandom } from './reference/util.js';
@@ -159,4 +159,32 @@ describe('gradient utilities', () => {
       new RangeError('Expected finite number in [0, Infinity] for maxNorm but received -1 of type number'),
     );
   });
+});
+
+describe('wrong dtypes', () => {
+  // Every optimizer input is f32; an i32 or bf16 tensor is a TypeError naming <argument>.dtype.
+  for (const dtype of ['i32', 'bf16'] as const) {
+    const message = (name: string) => new TypeError(`Expected 'f32' for ${name}.dtype but received "${dtype}" of type string`);
+    const wrong = () => Tensor.zeros([4], { dtype }) as unknown as Tensor<'f32'>;
+
+    it(`Sgd and AdamW name an ${dtype} param or grad`, () => {
+      const f32 = Tensor.zeros([4]);
+      for (const Optimizer of [Sgd, AdamW]) {
+        expect(() => new Optimizer([{ param: wrong(), grad: f32 }], { lr: 0.1 })).toThrow(message('params[0].param'));
+        expect(() => new Optimizer([{ param: f32, grad: Tensor.zeros([4]) }, { param: Tensor.zeros([4]), grad: wrong() }], { lr: 0.1 })).toThrow(
+          message('params[1].grad'),
+        );
+      }
+    });
+
+    it(`axpy, sumSquares and clipByNorm name an ${dtype} tensor`, () => {
+      const f32 = Tensor.zeros([4]);
+      expect(() => axpy(1, wrong(), f32)).toThrow(message('x'));
+      expect(() => axpy(1, f32, wrong())).toThrow(message('y'));
+      expect(() => sumSquares([f32, wrong()], Tensor.zeros([1]))).toThrow(message('tensors[1]'));
+      expect(() => sumSquares([f32], wrong())).toThrow(message('out'));
+      expect(() => clipByNorm([wrong()], Tensor.zeros([1]), 1)).toThrow(message('tensors[0]'));
+      expect(() => clipByNorm([f32], wrong(), 1)).toThrow(message('sumSq'));
+    });
+  }
 });

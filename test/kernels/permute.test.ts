@@ -63,27 +63,72 @@ const cases: Case[] = [
   { T: 20, E: 8, k: 2, d: 1, mode: 'dropless', layout: 'compact' },
 ];
 
+/** All four ops on the routing of case `c`, each against the JS reference. */
+async function expectMatchesReference(c: Case): Promise<void> {
+  const { ref, routing, weight, numRows } = buildRouting(c);
+  const x = randomF32(c.T * c.d, 2);
+  const y = randomF32(numRows * c.d, 3);
+  const dOutRows = randomF32(numRows * c.d, 4);
+  const dOutTokens = randomF32(c.T * c.d, 5);
+  const weightTensor = Tensor.from(weight, [c.T, c.k]);
+  const yTensor = Tensor.from(y, [numRows, c.d]);
+  const dispatched = dispatch(Tensor.from(x, [c.T, c.d]), routing, numRows);
+  const combined = combine(yTensor, weightTensor, routing);
+  const dx = dispatchBackward(Tensor.from(dOutRows, [numRows, c.d]), routing);
+  const { dY, dWeight } = combineBackward(Tensor.from(dOutTokens, [c.T, c.d]), yTensor, weightTensor, routing);
+  // Dispatch copies values: exact.
+  expect(Array.from(await toArray(dispatched))).toEqual(refDispatch(x, c.d, ref, numRows));
+  // Sums of at most k products of values in [-1, 1]: fp32 rounding is ≤ k ulps of 1 (≈ 4e-7).
+  expectClose(await toArray(combined), refCombine(y, weight, c.d, ref), 1e-6, 1e-6, 'combine');
+  expectClose(await toArray(dx), refDispatchBackward(dOutRows, c.d, ref), 1e-6, 1e-6, 'dispatchBackward');
+  const expected = refCombineBackward(dOutTokens, y, weight, c.d, ref, numRows);
+  expectClose(await toArray(dY), expected.dY, 0, 1e-6, 'dY'); // one rounded product
+  expectClose(await toArray(dWeight), expected.dWeight, 1e-6 * c.d, 1e-6, 'dWeight'); // d-term dot
+}
+
 describe('dispatch/combine: against the JS reference', () => {
-  it.each(cases)('T=$T E=$E k=$k d=$d $mode $layout', async (c) => {
-    const { ref, routing, weight, numRows } = buildRouting(c);
-    const x = randomF32(c.T * c.d, 2);
-    const y = randomF32(numRows * c.d, 3);
-    const dOutRows = randomF32(numRows * c.d, 4);
-    const dOutTokens = randomF32(c.T * c.d, 5);
-    const weightTensor = Tensor.from(weight, [c.T, c.k]);
-    const yTensor = Tensor.from(y, [numRows, c.d]);
-    const dispatched = dispatch(Tensor.from(x, [c.T, c.d]), routing, numRows);
-    const combined = combine(yTensor, weightTensor, routing);
-    const dx = dispatchBackward(Tensor.from(dOutRows, [numRows, c.d]), routing);
-    const { dY, dWeight } = combineBackward(Tensor.from(dOutTokens, [c.T, c.d]), yTensor, weightTensor, routing);
-    // Dispatch copies values: exact.
-    expect(Array.from(await toArray(dispatched))).toEqual(refDispatch(x, c.d, ref, numRows));
-    // Sums of at most k products of values in [-1, 1]: fp32 rounding is ≤ k ulps of 1 (≈ 4e-7).
-    expectClose(await toArray(combined), refCombine(y, weight, c.d, ref), 1e-6, 1e-6, 'combine');
-    expectClose(await toArray(dx), refDispatchBackward(dOutRows, c.d, ref), 1e-6, 1e-6, 'dispatchBackward');
-    const expected = refCombineBackward(dOutTokens, y, weight, c.d, ref, numRows);
-    expectClose(await toArray(dY), expected.dY, 0, 1e-6, 'dY'); // one rounded product
-    expectClose(await toArray(dWeight), expected.dWeight, 1e-6 * c.d, 1e-6, 'dWeight'); // d-term dot
+  it.each(cases)('T=$T E=$E k=$k d=$d $mode $layout', expectMatchesReference);
+});
+
+describe('dispatch/combine: E = 1 and k = E, explicitly', () => {
+  // The generators reach these too; here they are named cases. With capacityFactor 0.7 every
+  // expert has C = ceil(0.7·k·T/E) < T rows, and with k = E or E = 1 it is offered T slots, so the
+  // capacity and random cases drop slots.
+  it.each<Case>([
+    { T: 6, E: 1, k: 1, d: 4, mode: 'dropless', layout: 'compact' },
+    { T: 10, E: 1, k: 1, d: 3, mode: 'capacity', layout: 'padded' },
+    { T: 8, E: 4, k: 4, d: 3, mode: 'dropless', layout: 'compact' },
+    { T: 12, E: 5, k: 5, d: 2, mode: 'capacity', layout: 'compact' },
+    { T: 7, E: 2, k: 2, d: 5, mode: 'random', layout: 'padded' },
+  ])('matches the reference: T=$T E=$E k=$k d=$d $mode $layout', expectMatchesReference);
+
+  it('E = 1: every token goes to expert 0 with weight 1, so combine(dispatch(x)) = x bitwise', async () => {
+    const [T, d] = [9, 3];
+    const { ref, routing, weight, numRows } = buildRouting({ T, E: 1, k: 1, d, mode: 'dropless', layout: 'compact' });
+    expect(Array.from(ref.expertIndex)).toEqual(new Array<number>(T).fill(0));
+    expect(Array.from(weight)).toEqual(new Array<number>(T).fill(1));
+    expect(numRows).toBe(T);
+    const x = randomF32(T * d, 21);
+    const rows = dispatch(Tensor.from(x, [T, d]), routing, numRows);
+    expectBitwiseEqual(await toArray(rows), x); // one expert, dropless: rows in token order
+    expectBitwiseEqual(await toArray(combine(rows, Tensor.from(weight, [T, 1]), routing)), x);
+  });
+
+  it('k = E dropless: each expert block holds every token once; combine with the probabilities gives x back', async () => {
+    const [T, E, d] = [6, 3, 2];
+    const { routing, weight, numRows } = buildRouting({ T, E, k: E, d, mode: 'dropless', layout: 'compact' });
+    expect(numRows).toBe(T * E);
+    // Row t of x is [t + 1, -(t + 1)], so each dispatched row says which token it holds.
+    const x = Array.from({ length: T * d }, (_, i) => (i % 2 === 0 ? 1 : -1) * (Math.floor(i / 2) + 1));
+    const rows = await toArray(dispatch(Tensor.from(x, [T, d]), routing, numRows));
+    for (let e = 0; e < E; e++) {
+      const tokens = Array.from({ length: T }, (_, i) => (rows[(e * T + i) * d] ?? 0) - 1);
+      expect(tokens.sort((a, b) => a - b)).toEqual(Array.from({ length: T }, (_, t) => t));
+    }
+    // The k = E weights are the whole softmax row, which sums to 1: sum_e p_te · x_t = x_t up
+    // to E fp32 roundings of values up to T (≈ E · T · 2^-24).
+    const back = combine(Tensor.from(rows, [numRows, d]), Tensor.from(weight, [T, E]), routing);
+    expectClose(await toArray(back), x, 1e-5, 1e-6, 'combine(dispatch(x))');
   });
 });
 
@@ -247,6 +292,7 @@ describe('dispatch/combine: edge cases and failures', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ProphetError);
+    expect(error).toBeInstanceOf(RangeError); // a refused value, found by the queued work
     expect((error as ProphetError).code).toBe('EINVAL');
     expect((error as ProphetError).message).toBe(`stream synchronize failed on cpu: ${message}`);
     expect(Array.from(await out.toArray({ stream }))).toEqual([7, 7]); // nothing written

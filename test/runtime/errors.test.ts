@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { backends, Device, ProphetError, Tensor } from '../../src/index.js';
+import { fromNative, ProphetRangeError } from '../../src/errors.js';
 import { addon } from '../../src/native.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -107,6 +108,23 @@ describe('errors', () => {
       message: 'event elapsed time failed on cpu: end event not yet complete (synchronize it first)',
     });
     for (const handle of [src, dst, start, stream]) handle.dispose();
+  });
+
+  it('make a native EINVAL a RangeError that is still a coded ProphetError; other codes stay ProphetErrors', () => {
+    const native = (code: string) => Object.assign(new Error(`op failed on cpu: ${code}`), { code });
+    const invalid = fromNative(native('EINVAL'), new Error('caller').stack);
+    expect(invalid).toBeInstanceOf(ProphetRangeError);
+    expect(invalid).toBeInstanceOf(RangeError);
+    expect(invalid).toBeInstanceOf(ProphetError);
+    expect(invalid).toMatchObject({ code: 'EINVAL', message: 'op failed on cpu: EINVAL', name: 'ProphetRangeError' });
+    expect((invalid as Error).stack).toMatch(/^ProphetRangeError: op failed on cpu: EINVAL\n/);
+    const comm = fromNative(native('ECOMM'));
+    expect(comm).toBeInstanceOf(ProphetError);
+    expect(comm).not.toBeInstanceOf(RangeError);
+    expect(comm).toMatchObject({ code: 'ECOMM' });
+    // Only coded native failures pass the widened check, not every RangeError.
+    expect(new RangeError('x')).not.toBeInstanceOf(ProphetError);
+    expect(new ProphetError('ECOMM', 'x')).not.toBeInstanceOf(ProphetRangeError);
   });
 
   it('report CUDA as unavailable with the reason, and keep the CPU working', () => {

@@ -52,7 +52,7 @@ prophet_status_t run_aux_loss(int64_t T, int64_t E, int64_t k, const float *prob
   for (int64_t e = 0; e < E && T > 0; ++e) {
     double prob_sum = 0.0;
     for (int64_t t = 0; t < T; ++t) prob_sum += probs[t * E + e];
-    balance += (double(routed[e]) / double(T * k)) * (prob_sum / double(T));
+    balance += kernels::balance_term(routed[e], prob_sum, T, k);
   }
   for (int64_t t = 0; t < T; ++t) z_sum += double(logsumexp[t]) * double(logsumexp[t]);
   losses[0] = static_cast<float>(double(E) * balance);
@@ -73,8 +73,7 @@ prophet_status_t run_backward(const prophet_gating_backward_params_t &p, const f
   // Step 1: dL_aux/dp[t, e] = aux_coef * E * f_e / T, the same for every token.
   std::vector<float> aux_grad(static_cast<size_t>(E));
   for (int64_t e = 0; e < E; ++e) {
-    aux_grad[e] = static_cast<float>(double(p.aux_coef) * double(E) *
-                                     (double(routed[e]) / double(T * k)) / double(T));
+    aux_grad[e] = kernels::balance_prob_grad(p.aux_coef, E, routed[e], T, k);
   }
 #pragma omp parallel if (T * E > kGatingParallelElements)
   {
@@ -91,7 +90,7 @@ prophet_status_t run_backward(const prophet_gating_backward_params_t &p, const f
       kernels::weight_grad_to_prob_grad(probs + t * E, expert_index + t * k, kept_grad.data(), k,
                                         p.renormalize != 0, grad);
       // Step 3: through the softmax; the z-loss enters as d(lse_t^2 / T) / d lse_t.
-      const float z_scale = p.z_coef * 2.0f * logsumexp[t] / static_cast<float>(T);
+      const float z_scale = kernels::z_loss_scale(p.z_coef, logsumexp[t], T);
       kernels::softmax_backward_row(probs + t * E, E, z_scale, grad);
     }
   }
