@@ -12,7 +12,9 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-O2"],
-      "cflags": ["-O3", "-fopenmp", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      # -ffp-contract=off: element-wise math rounds a*b and +c separately, as the CUDA kernels
+      # (--fmad=false) do, whatever -std a toolchain picks; the GEMM's FMAs are intrinsics.
+      "cflags": ["-O3", "-fopenmp", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
       "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],
       "libraries": ["-ldl", "-lpthread"],

@@ -97,7 +97,7 @@ step "draft rows for docs/gpu-results.md"
   if [ -f "$logs/addon.log" ]; then
     echo "Addon from Node: \`$(grep '^addon-gpu-check:' "$logs/addon.log" | tail -n 1)\`"
     echo
-    grep -E '^(PASS|FAIL)' "$logs/addon.log" | sed 's/^/    /'
+    grep -E '^(PASS|FAIL|SKIP)' "$logs/addon.log" | sed 's/^/    /'
     echo
   fi
   if grep -q '^FAIL' "$logs/tests.log"; then

@@ -1,6 +1,8 @@
 #include "nccl_communicator.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "cuda_device.h"
@@ -14,6 +16,15 @@ constexpr ncclDataType_t kFloat32 = 7;
 constexpr ncclRedOp_t kSum = 0;
 constexpr ncclResult_t kInProgress = 7;
 constexpr int kSplitNoColor = -1;  // NCCL_SPLIT_NOCOLOR
+
+// PROPHET_NCCL_DEBUG=1: the watchdog narrates what it sees on stderr.
+bool debug_watchdog() {
+  static const bool on = [] {
+    const char *value = std::getenv("PROPHET_NCCL_DEBUG");
+    return value != nullptr && value[0] == '1';
+  }();
+  return on;
+}
 
 // How often the watchdog looks at queued calls while any is pending.
 constexpr auto kPollInterval = std::chrono::milliseconds(1);
@@ -263,14 +274,8 @@ Status NcclCommunicator::barrier(const NcclLaunch &launch) {
 void NcclCommunicator::abort_locked(prophet_status_t status, const std::string &message,
                                     size_t culprit) {
   poison_locked(message);
-  // NCCL's kernels stop waiting once their communicator is aborted, so the streams drain.
-  if (api_.comm_abort != nullptr) {
-    for (auto &entry : subsets_) {
-      if (entry.second != nullptr) api_.comm_abort(entry.second);
-    }
-    if (comm_ != nullptr) api_.comm_abort(comm_);
-    aborted_ = true;
-  }
+  // Report first: ncclCommAbort can take longer than the calls it stops, and a synchronize that
+  // returns meanwhile must already see the failure.
   for (size_t i = 0; i < pending_.size(); ++i) {
     Pending &pending = pending_[i];
     if (i == culprit) {
@@ -279,8 +284,17 @@ void NcclCommunicator::abort_locked(prophet_status_t status, const std::string &
       const std::string skipped = pending.what + ": not completed: " + message;
       backend_->stream->report_failure(pending.stream, PROPHET_ERR_COMM, skipped.c_str());
     }
-    release_events(&pending);
   }
+  if (debug_watchdog()) std::fprintf(stderr, "watchdog: aborting: %s\n", message.c_str());
+  // NCCL's kernels stop waiting once their communicator is aborted, so the streams drain.
+  if (api_.comm_abort != nullptr) {
+    for (auto &entry : subsets_) {
+      if (entry.second != nullptr) api_.comm_abort(entry.second);
+    }
+    if (comm_ != nullptr) api_.comm_abort(comm_);
+    aborted_ = true;
+  }
+  for (Pending &pending : pending_) release_events(&pending);
   pending_.clear();
 }
 
@@ -296,11 +310,21 @@ void NcclCommunicator::watch() {
     bool aborted = false;
     for (size_t i = 0; i < pending_.size();) {
       Pending &pending = pending_[i];
-      if (!pending.running && backend_->event->query(pending.started) != PROPHET_ERR_NOT_READY) {
-        pending.running = true;  // its clock starts when it starts running, as on the host
-        pending.deadline = now + std::chrono::milliseconds(pending.timeout_ms);
+      if (!pending.running) {
+        const prophet_status_t started = backend_->event->query(pending.started);
+        if (debug_watchdog()) std::fprintf(stderr, "watchdog: %s started? %d\n", pending.what.c_str(), started);
+        if (started != PROPHET_ERR_NOT_READY) {
+          pending.running = true;  // its clock starts when it starts running, as on the host
+          pending.deadline = now + std::chrono::milliseconds(pending.timeout_ms);
+        }
       }
-      if (pending.running && backend_->event->query(pending.finished) != PROPHET_ERR_NOT_READY) {
+      const prophet_status_t finished =
+          pending.running ? backend_->event->query(pending.finished) : PROPHET_ERR_NOT_READY;
+      if (debug_watchdog() && pending.running) {
+        std::fprintf(stderr, "watchdog: %s finished? %d, %.3f ms to deadline\n", pending.what.c_str(),
+                     finished, std::chrono::duration<double, std::milli>(pending.deadline - now).count());
+      }
+      if (pending.running && finished != PROPHET_ERR_NOT_READY) {
         release_events(&pending);
         pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
         continue;

@@ -1,5 +1,6 @@
 // CPU streams: a worker thread per stream with a FIFO queue (see cpu_internal.h).
 #include <sys/resource.h>
+#include <system_error>
 #include <sys/syscall.h>
 #include <unistd.h>
 
