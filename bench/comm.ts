@@ -24,10 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { createLocalWorld } from '../src/comm/local.js';
 import type { Communicator } from '../src/comm/communicator.js';
 import { glooAvailable } from '../src/comm/gloo.js';
+import { startStoreServer } from '../src/comm/store-server.js';
 import { addon } from '../src/native.js';
 import { Tensor } from '../src/runtime/tensor.js';
-// TODO(comm): use the launcher's store server once it lands; this one is the tests' minimal store.
-import { startTestStore } from '../test/comm/store-server.js';
 import type { Benchmark, BenchmarkResult } from './types.js';
 
 const NUM_RANKS = 4;
@@ -98,7 +97,7 @@ async function measureLocal(bytes: number): Promise<Row> {
 
 /** Per-iteration seconds of a W-process Gloo all-to-all-v for each size (slowest rank). */
 async function measureGloo(sizes: readonly number[]): Promise<number[]> {
-  const store = await startTestStore();
+  const store = await startStoreServer();
   const script = join(dirname(fileURLToPath(import.meta.url)), 'util-comm-rank.js');
   try {
     const outputs = await Promise.all(

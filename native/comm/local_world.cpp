@@ -1,6 +1,6 @@
 #include "local_world.h"
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -42,30 +42,46 @@ namespace {
 // But when other busy processes hold every core, a yield hands the core to one of them for a
 // whole time slice (milliseconds per collective: a training test ran 10x slower), where a
 // sleeping waiter would be woken promptly. So a yield that took longer than kSlowYield (longer
-// than any peer's turn in a small collective) turns yielding off in every world of the process
-// for kSkipYieldFor; then one yield probes again.
+// than any peer's turn in a small collective) turns yielding off in this world for `skip_for`;
+// then one yield phase probes again. The pause starts at kMinSkip, doubles (up to kMaxSkip) at
+// each probe that finds a slow yield and halves at each phase without one, so it stays long
+// while other processes hold the cores most of the time.
+//
+// The pause is per world and starts short because a slow yield is not always another process:
+// with more ranks than cores (4 ranks on 2 cores in the comm benchmark) a peer's turn on the
+// core can exceed kSlowYield now and then. A fixed 100 ms process-wide pause after each such
+// misfire made every collective of a 1 MiB benchmark a futex sleep and wake-up (30-40% slower);
+// a 10 ms one costs about 40 of them. (A test of "did any peer arrive during the slow yield"
+// to excuse it failed: with both cores busy elsewhere, the peer on the other core usually has,
+// so the rule stopped firing and the W = 4 training test took 40 s instead of 16 s.)
 constexpr auto kYieldWindow = std::chrono::microseconds(200);
 constexpr auto kSlowYield = std::chrono::milliseconds(1);
-constexpr auto kSkipYieldFor = std::chrono::milliseconds(100);
-std::atomic<std::chrono::steady_clock::rep> g_skip_yield_until{0};
+constexpr std::chrono::steady_clock::duration kMinSkip = std::chrono::milliseconds(10);
+constexpr std::chrono::steady_clock::duration kMaxSkip = std::chrono::milliseconds(160);
 
 template <typename Ready>
-void yield_for_peers(std::unique_lock<std::mutex> &lock, Ready ready) {
+void yield_for_peers(std::unique_lock<std::mutex> &lock, YieldRule &rule, Ready ready) {
   using Clock = std::chrono::steady_clock;
   auto now = Clock::now();
-  if (now.time_since_epoch().count() < g_skip_yield_until.load(std::memory_order_relaxed)) return;
+  if (now < rule.skip_until) return;
   const auto stop_yielding = now + kYieldWindow;
+  bool yielded = false;
   while (!ready() && now < stop_yielding) {
     lock.unlock();
     std::this_thread::yield();
     lock.lock();
+    yielded = true;
     const auto after = Clock::now();
     if (after - now > kSlowYield) {
-      g_skip_yield_until.store((after + kSkipYieldFor).time_since_epoch().count(), std::memory_order_relaxed);
+      const auto skip_for = std::max(rule.skip_for, kMinSkip);
+      rule.skip_until = after + skip_for;
+      rule.skip_for = std::min(2 * skip_for, kMaxSkip);
       return;
     }
     now = after;
   }
+  // Only a phase that yielded is a probe (the last rank to arrive finds `ready` at once).
+  if (yielded) rule.skip_for = std::max(rule.skip_for / 2, kMinSkip);
 }
 
 // Checks what every collective shares: the same collective and root on every member.
@@ -128,7 +144,7 @@ Status Session::join(const std::vector<int> &members, const Posted &mine,
   // Step 4: wait for the peers, at most the call's timeout.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(call_.timeout_ms);
   const auto arrived = [&] { return op.ready || !op.failure.ok() || !world_.poisoned_.ok(); };
-  yield_for_peers(lock, arrived);
+  yield_for_peers(lock, world_.yield_rule_, arrived);
   world_.changed_.wait_until(lock, deadline, arrived);
   if (op.ready) {
     ready_ = true;
@@ -166,7 +182,7 @@ void Session::sync() {
     return;
   }
   const auto passed = [&] { return op.phase >= target; };
-  yield_for_peers(lock, passed);
+  yield_for_peers(lock, world_.yield_rule_, passed);
   world_.changed_.wait(lock, passed);
 }
 

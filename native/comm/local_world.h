@@ -10,6 +10,7 @@
 // A poisoned world stays safe to dispose; create a new one to continue.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -37,6 +38,13 @@ struct Posted {
 // Checks the posts of all members (indexed by rank; nullptr for non-members) once all arrived;
 // returns "" when they agree, else what differs.
 using Validator = std::function<std::string(const std::vector<const Posted *> &)>;
+
+// When the waiters of one world stop yielding the core to each other (see yield_for_peers in the
+// .cpp): not before `skip_until`; the next such pause lasts `skip_for`.
+struct YieldRule {
+  std::chrono::steady_clock::time_point skip_until{};
+  std::chrono::steady_clock::duration skip_for{};
+};
 
 class LocalWorld {
  public:
@@ -66,6 +74,7 @@ class LocalWorld {
   std::condition_variable changed_;  // any op state or the poison changed
   std::map<uint64_t, Op> ops_;
   Status poisoned_;
+  YieldRule yield_rule_;
 };
 
 // One rank's part in one collective. join() posts and waits for the peers; the destructor is the

@@ -1,13 +1,16 @@
 /**
  * The multi-process (Gloo) backend: 2–4 `node` processes on loopback rendezvous through an
- * in-test store and check collectives against the plain reference. Skipped when the addon was
- * built without Gloo.
+ * in-test store, or 4 started by `prophet launch` (launch()) through initProcessGroup, and check
+ * collectives against the plain reference and failures. Skipped when the addon was built
+ * without Gloo.
  */
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createGlooCommunicator, glooAvailable } from '../../src/comm/gloo.js';
+import { launch, type LaunchOptions } from '../../src/comm/launcher.js';
 import { startTestStore, type TestStore } from './store-server.js';
 import { repoRoot, transpileForChildren } from './transpile.js';
 
@@ -16,6 +19,7 @@ interface RankResult {
   ok: boolean;
   failures: string[];
   error?: { code?: string; message?: string };
+  elapsedMs?: number;
 }
 
 const available = glooAvailable();
@@ -100,5 +104,43 @@ describe.skipIf(!available)('gloo process group', () => {
       new RangeError('Expected integer in [0, 1] for options.rank but received 2 of type number'),
     );
     await expect(createGlooCommunicator({ rank: 0, size: 2, storeHost: '', storePort: 1 })).rejects.toThrow(TypeError);
+  });
+});
+
+/** Runs the scenario under launch() with 4 ranks; returns its result, stderr and each rank's
+ * JSON line (by rank; a rank that printed none is missing). */
+async function launchRanks(scenario: string, options: Partial<LaunchOptions> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const result = await launch({ script, args: [scenario], nprocPerNode: 4, masterPort: 'auto', timeoutMs: 20_000, handleSignals: false, stdout, stderr, ...options });
+  const ranks = new Map<number, RankResult>();
+  for (const match of out.matchAll(/^\[rank (\d+)\] (\{.*\})$/gm)) ranks.set(Number(match[1]), JSON.parse(match[2]!) as RankResult);
+  return { result, stderr: err, ranks };
+}
+
+describe.skipIf(!available)('gloo under prophet launch, 4 processes', () => {
+  it('collectives match the plain reference', async () => {
+    const { result, stderr, ranks } = await launchRanks('collectives');
+    expect(result, stderr).toEqual({ exitCode: 0 });
+    expect([...ranks.keys()].sort()).toEqual([0, 1, 2, 3]);
+    for (const r of ranks.values()) expect(r, JSON.stringify(r)).toMatchObject({ ok: true, failures: [] });
+  });
+
+  it('a rank killed mid-all-to-all makes the others fail within the timeout; the launcher names it', async () => {
+    // The grace period only has to outlast the survivors' failure (2 s timeout) on a busy machine.
+    const { result, stderr, ranks } = await launchRanks('killed', { graceMs: 10_000 });
+    expect(result, stderr).toMatchObject({ exitCode: 137, failedRank: 3, failure: { signal: 'SIGKILL' } });
+    expect(stderr).toContain('prophet launch: rank 3 was killed by SIGKILL; stopped the other ranks.');
+    for (const rank of [0, 1, 2]) {
+      const r = ranks.get(rank);
+      expect(['ETIMEDOUT', 'ECOMM'], JSON.stringify(r)).toContain(r?.error?.code);
+      // Detection is bounded by the 2 s per-call timeout; the rest is slack for a loaded machine.
+      expect(r?.elapsedMs, JSON.stringify(r)).toBeLessThan(2000 + 5000);
+    }
+    expect(ranks.has(3)).toBe(false);
   });
 });
