@@ -105,7 +105,7 @@ export function registerTrain(program: Command): void {
     .option('--split <mode>', "block scheduler split of Trans/Agg: 'adaptive' (from the plan's expected FEC) or 'paper' (offline)", splitMode, 'adaptive' as SplitMode)
     // No default: a default would override the profile's calibrated interference every time.
     .option('--interference <x>', "share of hidden transfer time the compute loses anyway, in [0, 1] (the fallback rule runs blocks in line where overlap cannot pay); default: the --profile's calibrated value, else 0", share)
-    .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
+    .option('--trace <dir>', 'write every iteration\'s count matrices to this folder (meta.json + counts; docs/traces.md)')
     .option('--timeline <file.svg>', "the last step's timeline: an SVG Gantt chart and Chrome trace JSON beside it")
     .option('--save <file>', 'save a checkpoint at the end')
     .option('--save-every <n>', 'also save every n steps', integer(1))
