@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 
+import { ProphetError } from '../errors.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerLaunch } from './launch.js';
 import { registerTrain } from './train.js';
@@ -20,4 +21,19 @@ const program = new Command('prophet')
   // Lets `launch` hand the options after its script to the script untouched.
   .enablePositionalOptions();
 for (const register of subcommands) register(program);
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // An error thrown inside a subcommand's action: one line, not a stack trace (commander
+  // reports its own parse errors itself). PROPHET_DEBUG=1 keeps the stack for bug reports.
+  process.stderr.write(`${describeError(error)}\n`);
+  if (process.env['PROPHET_DEBUG'] === '1' && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}
+
+/** "prophet: <message>", with the code of a ProphetError: "prophet: ECHECKPOINT: <message>". */
+function describeError(error: unknown): string {
+  if (error instanceof ProphetError) return `prophet: ${error.code}: ${error.message}`;
+  if (error instanceof Error) return `prophet: ${error.message}`;
+  return `prophet: ${String(error)}`;
+}

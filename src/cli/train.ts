@@ -1,14 +1,15 @@
 /**
  * `prophet train`: trains the example byte-level MoE language model on the embedded text with W
- * in-process ranks; a progress bar on stderr, one JSON object on stdout with --json.
+ * in-process ranks; progress on stderr (a bar on a terminal, plain lines otherwise), one JSON
+ * object on stdout with --json.
  */
-import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 
 import { loadProfileFile } from '../balance/prophet/profile-file.js';
 import type { SplitMode, TransferScheduleOptions } from '../balance/prophet/transfer-schedule.js';
 import { POLICIES, type PolicyName } from '../model/balance.js';
-import { runTraining, type StepProgress } from '../model/run.js';
+import { runTraining } from '../model/run.js';
+import { trainProgress } from './progress.js';
 
 /** A commander parser of integers >= `min` (shared by the subcommands). */
 export function integer(min: number) {
@@ -105,7 +106,7 @@ export function registerTrain(program: Command): void {
     .option('--split <mode>', "block scheduler split of Trans/Agg: 'adaptive' (from the plan's expected FEC) or 'paper' (offline)", splitMode, 'adaptive' as SplitMode)
     // No default: a default would override the profile's calibrated interference every time.
     .option('--interference <x>', "share of hidden transfer time the compute loses anyway, in [0, 1] (the fallback rule runs blocks in line where overlap cannot pay); default: the --profile's calibrated value, else 0", share)
-    .option('--trace <dir>', 'write every iteration\'s count matrices (docs/traces.md)')
+    .option('--trace <dir>', 'write every iteration\'s count matrices to this folder (meta.json + counts; docs/traces.md)')
     .option('--timeline <file.svg>', "the last step's timeline: an SVG Gantt chart and Chrome trace JSON beside it")
     .option('--save <file>', 'save a checkpoint at the end')
     .option('--save-every <n>', 'also save every n steps', integer(1))
@@ -116,20 +117,10 @@ export function registerTrain(program: Command): void {
         throw new InvalidArgumentError(`unknown --policy '${flags.policy}' (available: ${POLICIES.join(', ')})`);
       }
       if (flags.capacity !== 'dropless' && flags.capacity !== 'capacity') throw new InvalidArgumentError("--capacity must be 'dropless' or 'capacity'");
-      const bar = new SingleBar({
-        format: 'train [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | max/mean {balance}',
-        stream: process.stderr,
-        hideCursor: true,
-      });
-      let started = false;
-      const onStep = (p: StepProgress) => {
-        const payload = { loss: p.loss.toFixed(4), tps: Math.round(p.tokensPerS), balance: p.balance.map((b) => b.toFixed(2)).join(' ') };
-        if (!started) {
-          bar.start(p.steps, p.step - 1, payload);
-          started = true;
-        }
-        bar.update(p.step, payload);
-      };
+      // Checked here too so that the message names the flags rather than the API options.
+      if (flags.experts % flags.ranks !== 0) throw new InvalidArgumentError(`--experts ${flags.experts} is not a multiple of --ranks ${flags.ranks}`);
+      if (flags.batch % flags.ranks !== 0) throw new InvalidArgumentError(`--batch ${flags.batch} is not a multiple of --ranks ${flags.ranks}`);
+      const progress = trainProgress();
       try {
         const result = await runTraining(
           {
@@ -166,14 +157,14 @@ export function registerTrain(program: Command): void {
             ...(flags.saveEvery === undefined ? {} : { saveEvery: flags.saveEvery }),
             ...(flags.resume === undefined ? {} : { resume: flags.resume }),
           },
-          onStep,
+          progress.onStep,
         );
-        if (started) bar.stop();
+        progress.stop();
         const summary = { losses: result.losses, first_step: result.firstStep, tokens_per_s: result.tokensPerS, balance: result.balance, policy: flags.policy, replicas: result.replicas, ranks: flags.ranks };
         if (flags.json) console.log(JSON.stringify(summary));
         else console.error(`final loss ${result.losses.at(-1)?.toFixed(4) ?? 'n/a'} nats/byte, ${Math.round(result.tokensPerS)} tokens/s, device max/mean per layer: ${result.balance.map((b) => b.toFixed(2)).join(' ')}`);
       } catch (error) {
-        if (started) bar.stop();
+        progress.stop();
         throw error;
       }
     });

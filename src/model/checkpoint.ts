@@ -6,13 +6,15 @@
  *
  * File: "PPCKPT01" | u32 header bytes | header JSON | f32 data | u32 CRC-32 of all before it.
  * Writes go to a temporary file renamed into place, so a crash never leaves a torn checkpoint
- * and an existing one is replaced only by a complete file. A truncated, corrupted or foreign
- * file is refused with ProphetError ECHECKPOINT, and nothing is modified.
+ * and an existing one is replaced only by a complete file (a failed write removes its temporary
+ * file). A truncated, corrupted or foreign file is refused with ProphetError ECHECKPOINT; one
+ * saved with another model shape or batch, with a RangeError naming the option; in both cases
+ * nothing is modified.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
-import { ProphetError } from '../errors.js';
+import { invalidValue, ProphetError } from '../errors.js';
 import type { RngState } from './rng.js';
 import type { ModelConfig } from './config.js';
 import type { RankTrainer } from './trainer.js';
@@ -88,14 +90,19 @@ export async function saveCheckpoint(path: string, trainers: readonly RankTraine
   const trailer = Buffer.alloc(4);
   trailer.writeUInt32LE(crc >>> 0);
   const temporary = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temporary, 'w');
   try {
-    for (const c of [...chunks, trailer]) writeSync(fd, c);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temporary, 'w');
+    try {
+      for (const c of [...chunks, trailer]) writeSync(fd, c);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true }); // a partial file helps no one; the error says why
+    throw error;
   }
-  renameSync(temporary, path);
 }
 
 /** Reads and verifies a checkpoint; throws ProphetError ECHECKPOINT naming what is wrong. */
@@ -129,12 +136,15 @@ export function readCheckpoint(path: string): { readonly header: Header; readonl
 export async function loadCheckpoint(path: string, trainers: readonly RankTrainer[]): Promise<CheckpointMeta> {
   const { header, tensor } = readCheckpoint(path);
   const numRanks = trainers.length;
+  // The run must be the one saved: same model shape and routing, same global batch (the data
+  // generator's state continues that batch's sample sequence).
   const expected = trainers[0]!.model.config;
   for (const key of Object.keys(expected) as (keyof ModelConfig)[]) {
     if (JSON.stringify(header.config[key]) !== JSON.stringify(expected[key])) {
-      throw new ProphetError('ECHECKPOINT', `${path} was saved with config.${key} = ${JSON.stringify(header.config[key])}, but the model has ${JSON.stringify(expected[key])}`);
+      throw invalidValue(`config.${key}`, `the value ${path} was saved with (${JSON.stringify(header.config[key])})`, expected[key]);
     }
   }
+  if (header.batch !== trainers[0]!.batch) throw invalidValue('options.batch', `the value ${path} was saved with (${header.batch})`, trainers[0]!.batch);
   // Step 1: every rank's slices, checked before anything is written (a mismatch modifies nothing).
   const plans = trainers.map((t) =>
     t.parameters().map((p) => {

@@ -89,10 +89,13 @@ export async function runTraining(options: RunOptions, onStep?: (p: StepProgress
       rng = Rng.fromState(meta.dataRng);
     }
     // Step 3: train.
-    const trace = options.trace === undefined ? null : new TraceRecorder(config.numLayers, ranks, config.numExperts);
+    const tokensPerStep = trainers[0]!.batch * config.seqLen;
+    const trace =
+      options.trace === undefined
+        ? null
+        : new TraceRecorder({ numLayers: config.numLayers, numRanks: ranks, numExperts: config.numExperts, topK: config.topK, tokensPerRank: tokensPerStep / ranks });
     const losses: number[] = [];
     const balanceSums = new Float64Array(config.numLayers);
-    const tokensPerStep = trainers[0]!.batch * config.seqLen;
     const planner = new BalancePlanner(options.policy ?? 'none', ranks, config, options.profile);
     const state = new BalanceState(planner, config.numLayers, config.numExperts, options);
     let replicas = 0;

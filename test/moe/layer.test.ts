@@ -6,7 +6,7 @@ import type { Placement } from '../../src/balance/prophet/placement.js';
 import { MoELayer } from '../../src/moe/layer.js';
 import type { MoELayerOptions } from '../../src/moe/options.js';
 import { Tensor } from '../../src/runtime/tensor.js';
-import { refForward, refGradient, type RefMoE } from './reference.js';
+import { refForward, refGradient, refKept, type RefMoE } from './reference.js';
 
 /** Deterministic pseudo-random values in [-1, 1). */
 function values(count: number, seed: number): Float32Array {
@@ -21,10 +21,14 @@ interface RunResult {
   readonly y: Float32Array; // all ranks' outputs, rank-major
   readonly dx: Float32Array;
   readonly routerGrad: Float64Array; // summed over ranks
-  readonly expertW1Grad: Float32Array; // [E, d, h] gathered in expert order
+  /** Expert gradients gathered in expert order: w1 [E, d, h], b1 [E, h], w2 [E, h, d], b2 [E, d]. */
+  readonly expertGrads: Record<ExpertParam, Float32Array>;
   readonly layers: MoELayer[];
   readonly worlds: Communicator[];
 }
+
+type ExpertParam = 'w1' | 'b1' | 'w2' | 'b2';
+const EXPERT_PARAMS: readonly ExpertParam[] = ['w1', 'b1', 'w2', 'b2'];
 
 /** Runs forward + backward of one layer on W in-process ranks over the rows of xAll [W·T, d]. */
 async function run(numRanks: number, options: MoELayerOptions, xAll: Float32Array, dOutAll: Float32Array, placement?: Placement): Promise<RunResult> {
@@ -44,7 +48,7 @@ async function run(numRanks: number, options: MoELayerOptions, xAll: Float32Arra
         y: await y.toArray({ stream }),
         dx: await dx.toArray({ stream }),
         routerGrad: await layer.routerGrad.toArray({ stream }),
-        w1Grad: await layer.expertGrads.w1.toArray({ stream }),
+        grads: await Promise.all(EXPERT_PARAMS.map((p) => layer.expertGrads[p].toArray({ stream }))),
       };
     }),
   );
@@ -60,7 +64,7 @@ async function run(numRanks: number, options: MoELayerOptions, xAll: Float32Arra
     y: concat(outputs.map((o) => o.y)),
     dx: concat(outputs.map((o) => o.dx)),
     routerGrad,
-    expertW1Grad: concat(outputs.map((o) => o.w1Grad)),
+    expertGrads: Object.fromEntries(EXPERT_PARAMS.map((p, i) => [p, concat(outputs.map((o) => o.grads[i]!))])) as Record<ExpertParam, Float32Array>,
     layers,
     worlds: world,
   };
@@ -74,6 +78,8 @@ function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>
   return worst;
 }
 
+/** The float64 reference of `layer`'s parameters and options (a W = 1 layer: it holds every
+ * expert); with a capacity, decided over the tokens of one rank. */
 async function referenceOf(layer: MoELayer): Promise<RefMoE> {
   const o = layer.options;
   const stream = layer.stream;
@@ -87,7 +93,19 @@ async function referenceOf(layer: MoELayer): Promise<RefMoE> {
     w2: Float64Array.from(w2!.subarray(e * h * d, (e + 1) * h * d)),
     b2: Float64Array.from(b2!.subarray(e * d, (e + 1) * d)),
   }));
-  return { d, h, numExperts: o.numExperts, k: o.topK, renormalize: o.renormalize, routerWeight: Float64Array.from(wg!), experts };
+  if (o.activation !== 'silu' && o.activation !== 'gelu') throw new Error(`no reference for activation ${o.activation}`);
+  if (o.capacityMode === 'random' || o.gated) throw new Error('no reference for random capacity or gated experts');
+  return {
+    d,
+    h,
+    numExperts: o.numExperts,
+    k: o.topK,
+    renormalize: o.renormalize,
+    routerWeight: Float64Array.from(wg!),
+    experts,
+    activation: o.activation,
+    ...(o.capacityMode === 'capacity' ? { capacity: { factor: o.capacityFactor, minCapacity: o.minCapacity, ranks: 1 } } : {}),
+  };
 }
 
 const base: MoELayerOptions = { dModel: 16, hidden: 24, numExperts: 8, topK: 2, renormalize: true, activation: 'silu', initSeed: 7 };
@@ -105,7 +123,7 @@ describe('MoELayer', () => {
     // W = 4 routes the same tokens to the same experts: identical values up to fp32 reduction order.
     expect(maxRelativeError(four.y, one.y)).toBeLessThan(1e-5);
     expect(maxRelativeError(four.dx, one.dx)).toBeLessThan(1e-5);
-    expect(maxRelativeError(four.expertW1Grad, one.expertW1Grad)).toBeLessThan(1e-5);
+    for (const p of EXPERT_PARAMS) expect(maxRelativeError(four.expertGrads[p], one.expertGrads[p]), p).toBeLessThan(1e-5);
     // Router gradient: per-rank shares summed (the data-parallel all-reduce) equal W = 1's.
     expect(maxRelativeError(four.routerGrad, one.routerGrad)).toBeLessThan(1e-5);
     for (const l of [...one.layers, ...four.layers]) l.dispose();
@@ -121,6 +139,7 @@ describe('MoELayer', () => {
     const model = await referenceOf(one.layers[0]!);
     const x64 = Float64Array.from(x);
     const d64 = Float64Array.from(dOut);
+    expect(maxRelativeError(two.y, refForward(model, x64))).toBeLessThan(1e-4);
     // Analytic fp32 gradients vs float64 central differences: agreement to ~1e-4 relative.
     for (const at of [0, 7, 19, 40, 71]) {
       expect(two.dx[at]).toBeCloseTo(refGradient(model, x64, d64, x64, at), 3);
@@ -128,9 +147,18 @@ describe('MoELayer', () => {
     for (const at of [0, 5, 13, 22]) {
       expect(two.routerGrad[at]).toBeCloseTo(refGradient(model, x64, d64, model.routerWeight as Float64Array, at), 3);
     }
-    for (const [e, at] of [[0, 3], [1, 10], [3, 47]] as const) {
-      const grad = two.expertW1Grad[e * 6 * 8 + at];
-      expect(grad).toBeCloseTo(refGradient(model, x64, d64, model.experts[e]!.w1 as Float64Array, at), 3);
+    // Per expert parameter: [expert, coordinate] pairs and the size of one expert's block.
+    const coordinates: Record<ExpertParam, { size: number; at: (readonly [number, number])[] }> = {
+      w1: { size: 6 * 8, at: [[0, 3], [1, 10], [3, 47]] },
+      b1: { size: 8, at: [[0, 0], [2, 5], [3, 7]] },
+      w2: { size: 8 * 6, at: [[0, 1], [1, 20], [3, 47]] },
+      b2: { size: 6, at: [[0, 2], [2, 0], [3, 5]] },
+    };
+    for (const p of EXPERT_PARAMS) {
+      for (const [e, at] of coordinates[p].at) {
+        const grad = two.expertGrads[p][e * coordinates[p].size + at];
+        expect(grad, `${p}[${e}][${at}]`).toBeCloseTo(refGradient(model, x64, d64, model.experts[e]![p] as Float64Array, at), 3);
+      }
     }
     for (const l of [...one.layers, ...two.layers]) l.dispose();
   });
@@ -152,7 +180,7 @@ describe('MoELayer', () => {
       // replica-gradient sums (Agg) differ.
       expect(maxRelativeError(placed.y, plain.y)).toBeLessThan(1e-6);
       expect(maxRelativeError(placed.dx, plain.dx)).toBeLessThan(1e-6);
-      expect(maxRelativeError(placed.expertW1Grad, plain.expertW1Grad)).toBeLessThan(1e-5);
+      for (const p of EXPERT_PARAMS) expect(maxRelativeError(placed.expertGrads[p], plain.expertGrads[p]), p).toBeLessThan(1e-5);
       expect(maxRelativeError(placed.routerGrad, plain.routerGrad)).toBeLessThan(1e-6);
       expect(Array.from(placed.layers[0]!.lastCountMatrix!)).toEqual(Array.from(plain.layers[0]!.lastCountMatrix!));
       // Computed rows follow the placement (reference: each slot on its rank if hosted, else home).
@@ -178,6 +206,50 @@ describe('MoELayer', () => {
     const rows = two.layers[0]!.computedRowsPerRank()!;
     const expected = [0, 1].map((r) => [0, 1].reduce((s, p) => s + counts.slice(p * 8 + r * 4, p * 8 + r * 4 + 4).reduce((a, b) => a + b, 0), 0));
     expect(Array.from(rows)).toEqual(expected);
+  });
+
+  it('top-1 GELU experts with a per-rank capacity: W = 1 and W = 2 each match the reference', async () => {
+    // Capacity is decided per rank (C = ceil(k·T/E·cf) over the rank's own T tokens, first come
+    // first served), so W = 1 and W = 2 drop different slots and compute different functions;
+    // each is checked against the reference with its own rank count rather than against the
+    // other.
+    const options: MoELayerOptions = { ...base, numExperts: 4, hidden: 8, dModel: 6, topK: 1, renormalize: false, activation: 'gelu', capacityMode: 'capacity', capacityFactor: 0.75 };
+    const tokens = 2 * 16;
+    const x = values(tokens * 6, 11);
+    const dOut = values(tokens * 6, 12);
+    const x64 = Float64Array.from(x);
+    const d64 = Float64Array.from(dOut);
+    const one = await run(1, options, x, dOut);
+    // Parameters from W = 1, whose one layer holds every expert (they do not depend on W).
+    const parameters = await referenceOf(one.layers[0]!);
+    for (const ranks of [1, 2]) {
+      const result = ranks === 1 ? one : await run(ranks, options, x, dOut);
+      const model: RefMoE = { ...parameters, capacity: { ...parameters.capacity!, ranks } };
+      // The setup drops slots (else this would be the dropless case again).
+      const kept = refKept(model, x64).flat().filter(Boolean).length;
+      expect(kept).toBeLessThan(tokens);
+      expect(maxRelativeError(result.y, refForward(model, x64)), `W = ${ranks}`).toBeLessThan(1e-4);
+      // A dropped token's output is zero, so is its input gradient through the experts; the
+      // router and expert gradients see only kept slots.
+      for (const at of [0, 13, 50, 101, 150, 191]) {
+        expect(result.dx[at], `dx[${at}], W = ${ranks}`).toBeCloseTo(refGradient(model, x64, d64, x64, at), 3);
+      }
+      for (const at of [0, 9, 23]) {
+        expect(result.routerGrad[at], `router[${at}], W = ${ranks}`).toBeCloseTo(refGradient(model, x64, d64, model.routerWeight as Float64Array, at), 3);
+      }
+      for (const [e, at] of [[0, 4], [3, 30]] as const) {
+        expect(result.expertGrads.w1[e * 48 + at], `w1[${e}][${at}], W = ${ranks}`).toBeCloseTo(refGradient(model, x64, d64, model.experts[e]!.w1 as Float64Array, at), 3);
+        expect(result.expertGrads.b2[e * 6 + (at % 6)], `b2[${e}], W = ${ranks}`).toBeCloseTo(refGradient(model, x64, d64, model.experts[e]!.b2 as Float64Array, at % 6), 3);
+      }
+      for (const l of result.layers) l.dispose();
+    }
+  });
+
+  it('refuses an unsupported dtype, and names it', () => {
+    const [single] = createLocalWorld(1);
+    expect(() => new MoELayer(single!, { ...base, dtype: 'bf16' as never })).toThrow(RangeError);
+    expect(() => new MoELayer(single!, { ...base, dtype: 'bf16' as never })).toThrow(/options\.dtype but received "bf16"/);
+    single!.dispose();
   });
 
   it('refuses experts that do not split over the ranks, and names the option', () => {
