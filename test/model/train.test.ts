@@ -50,9 +50,15 @@ describe('training the example model', () => {
     expect(plain.replicas).toBe(0);
     expect(prophet.replicas).toBeGreaterThan(0);
     // Placement changes where slots are computed, never which expert computes them: only the
-    // fp32 order of the replica-gradient sums (Agg) differs.
-    const worst = plain.losses.reduce((m, l, i) => Math.max(m, Math.abs(l - (prophet.losses[i] ?? NaN))), 0);
-    expect(worst).toBeLessThan(2e-3);
+    // fp32 order of the replica-gradient sums (Agg) differs. Such rounding differences start at
+    // ~1e-7 and grow only through training's chaos (measured: 0 for the first 10 steps, ~1e-4 at
+    // step 20, up to ~1e-2 later), while a slot computed by a wrong expert or a lost replica
+    // gradient shows from the second step on. So: tight early, loose late.
+    const gaps = plain.losses.map((l, i) => Math.abs(l - (prophet.losses[i] ?? NaN)));
+    expect(Math.max(...gaps.slice(0, 10))).toBeLessThan(1e-5);
+    expect(Math.max(...gaps)).toBeLessThan(3e-2);
+    const tail = (losses: number[]) => losses.slice(-20).reduce((a, b) => a + b, 0) / 20;
+    expect(Math.abs(tail(prophet.losses) - tail(plain.losses))).toBeLessThan(0.01 * tail(plain.losses));
     prophet.balance.forEach((b, l) => expect(b).toBeLessThan(plain.balance[l]!));
   });
 
