@@ -83,7 +83,9 @@ CommunicatorWrap::CommunicatorWrap(const Napi::CallbackInfo &info)
     throw Napi::TypeError::New(info.Env(), "Communicator objects are made by createLocalWorld() "
                                            "or createProcessGroup()");
   }
-  comm_ = *info[0].As<Napi::External<CommRef>>().Data();
+  // Moved out, not copied: dispose() must drop the last reference, not wait for the GC to
+  // collect the External.
+  comm_ = std::move(*info[0].As<Napi::External<CommRef>>().Data());
   rank_ = comm_->rank();
   size_ = comm_->size();
   backend_ = comm_->backend_name();

@@ -98,6 +98,7 @@ class NcclComm : public Napi::ObjectWrap<NcclComm> {
   }
   ~NcclComm() override { release(); }
 
+  comm::ncclComm_t peek() const { return comm_; }
   // Hands the NCCL communicator to a new owner; this handle then reads as destroyed.
   comm::ncclComm_t take() {
     comm::ncclComm_t comm = comm_;
@@ -236,9 +237,17 @@ Napi::Value nccl_communicator(const Napi::CallbackInfo &info) {
     throw coded_error(env, "ENOTSUP", "the CUDA backend has no native stream handles");
   }
   const int rank = handle->rank_of(), size = handle->size_of();
-  comm::ncclComm_t raw = handle->take();
+  comm::ncclComm_t raw = handle->peek();
   if (raw == nullptr) throw_disposed(env, "NcclComm");
+  int comm_device = device;
+  if (api.comm_cu_device != nullptr && api.comm_cu_device(raw, &comm_device) == 0 &&
+      comm_device != device) {
+    throw_range_error(env, "device",
+                      "the communicator was created on CUDA device " + std::to_string(comm_device) +
+                          ", not " + std::to_string(device));
+  }
   auto communicator = std::make_shared<comm::NcclCommunicator>(api, cuda, raw, rank, size, device);
+  handle->take();  // only now: had the construction thrown, the handle would still own it
   return NcclCommunicatorWrap::Wrap(env, ctors->communicator.Value(), std::move(communicator));
 }
 

@@ -90,7 +90,9 @@ NcclCommunicatorWrap::NcclCommunicatorWrap(const Napi::CallbackInfo &info)
   if (info.Length() != 1 || !info[0].IsExternal()) {
     throw Napi::TypeError::New(info.Env(), "NcclCommunicator objects are made by ncclCommunicator()");
   }
-  comm_ = *info[0].As<Napi::External<CommRef>>().Data();
+  // Moved out, not copied: dispose() must drop the last reference, not wait for the GC to
+  // collect the External.
+  comm_ = std::move(*info[0].As<Napi::External<CommRef>>().Data());
   rank_ = comm_->rank();
   size_ = comm_->size();
 }

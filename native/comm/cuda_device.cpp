@@ -2,6 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <map>
+#include <mutex>
+
 namespace prophet::comm {
 namespace {
 
@@ -14,6 +17,7 @@ struct DriverApi {
   CUresult (*device_get)(CUdevice *device, int ordinal);
   CUresult (*primary_ctx_retain)(CUcontext *context, CUdevice device);
   CUresult (*ctx_set_current)(CUcontext context);
+  CUresult (*ctx_get_current)(CUcontext *context);
   CUresult (*get_error_string)(CUresult result, const char **text);
 };
 
@@ -29,10 +33,13 @@ const DriverApi *driver() {
         dlsym(library, "cuDevicePrimaryCtxRetain"));
     loaded.ctx_set_current =
         reinterpret_cast<decltype(loaded.ctx_set_current)>(dlsym(library, "cuCtxSetCurrent"));
+    loaded.ctx_get_current =
+        reinterpret_cast<decltype(loaded.ctx_get_current)>(dlsym(library, "cuCtxGetCurrent"));
     loaded.get_error_string =
         reinterpret_cast<decltype(loaded.get_error_string)>(dlsym(library, "cuGetErrorString"));
     const bool complete = loaded.init && loaded.device_get && loaded.primary_ctx_retain &&
-                          loaded.ctx_set_current && loaded.get_error_string;
+                          loaded.ctx_set_current && loaded.ctx_get_current &&
+                          loaded.get_error_string;
     return complete ? &loaded : nullptr;
   }();
   return api;
@@ -50,6 +57,24 @@ std::string describe(const DriverApi &api, const char *call, CUresult result) {
 DeviceSelection select_cuda_device(int device, std::string *error) {
   const DriverApi *api = driver();
   if (api == nullptr) return DeviceSelection::kNoDriver;
+  // The primary context of each device, retained once per process (callers select per
+  // collective); then selecting is a compare, and a set only when another is current.
+  static std::mutex mutex;
+  static std::map<int, CUcontext> retained;
+  CUcontext known = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = retained.find(device);
+    if (found != retained.end()) known = found->second;
+  }
+  if (known != nullptr) {
+    CUcontext current = nullptr;
+    if (api->ctx_get_current(&current) == 0 && current == known) return DeviceSelection::kSelected;
+    const CUresult set = api->ctx_set_current(known);
+    if (set == 0) return DeviceSelection::kSelected;
+    *error = describe(*api, "cuCtxSetCurrent", set);
+    return DeviceSelection::kFailed;
+  }
   CUresult result = api->init(0);
   if (result != 0) {
     *error = describe(*api, "cuInit", result);
@@ -67,6 +92,10 @@ DeviceSelection select_cuda_device(int device, std::string *error) {
   if (result != 0) {
     *error = describe(*api, "cuDevicePrimaryCtxRetain/cuCtxSetCurrent", result);
     return DeviceSelection::kFailed;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    retained.emplace(device, context);
   }
   return DeviceSelection::kSelected;
 }

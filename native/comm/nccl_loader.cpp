@@ -40,6 +40,7 @@ void resolve_all(void *library, NcclApi *api, std::string *missing) {
   resolve(library, "ncclGetLastError", &api->get_last_error, false, missing);
   resolve(library, "ncclCommAbort", &api->comm_abort, false, missing);
   resolve(library, "ncclCommGetAsyncError", &api->comm_get_async_error, false, missing);
+  resolve(library, "ncclCommCuDevice", &api->comm_cu_device, false, missing);
 }
 
 // The file the dynamic linker picked (meaningful for bare names like "libnccl.so.2").

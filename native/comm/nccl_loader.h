@@ -54,6 +54,8 @@ struct NcclApi {
   // (optional, NCCL >= 2.4) an error found by NCCL's own threads (a broken connection);
   // ncclInProgress (7) while a nonblocking call is still running.
   ncclResult_t (*comm_get_async_error)(ncclComm_t comm, ncclResult_t *async_error);
+  // (optional) the CUDA device a communicator was created on.
+  ncclResult_t (*comm_cu_device)(ncclComm_t comm, int *device);
 };
 
 // Tries `candidates` in order; an entry without '/' is searched on the default library path.

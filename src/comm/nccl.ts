@@ -230,14 +230,16 @@ export interface NcclCommunicatorOptions {
 /**
  * The {@link Communicator} over an NCCL communicator: the same collectives as 'local' and 'gloo',
  * on CUDA tensors of `options.device`, queued on CUDA streams as NCCL kernels (allToAllV as
- * grouped ncclSend/ncclRecv; broadcast and reduce over a subset through a communicator split off
- * once per member list and cached, ncclCommSplit, NCCL >= 2.18). Takes over `comm`, which then
- * reads as destroyed; dispose() the communicator instead.
+ * grouped ncclSend/ncclRecv; broadcast and reduce over a subset point-to-point from or to the
+ * root, a subset reduce summed in ascending rank order as on the host backends). Takes over
+ * `comm`, which then reads as destroyed; dispose() the communicator instead. `options.device`
+ * must be the device `comm` was created on (a RangeError otherwise).
  *
  * Timeouts: a watchdog thread aborts this rank's NCCL communicators when a collective has run
  * longer than its timeout (a peer never arrived), so the stream drains, and its synchronize()
  * rejects with ETIMEDOUT; later calls fail with ECOMM. Reductions are NCCL's (identical on every
- * rank and from run to run, but not summed in rank order as on the host backends).
+ * rank and from run to run, but for the whole world not summed in rank order as on the host
+ * backends).
  */
 export function createNcclCommunicator(comm: NcclComm, options: NcclCommunicatorOptions = {}): Communicator {
   if (comm === null || typeof comm !== 'object') throw invalidType('comm', 'NcclComm from ncclInitRank()', comm);
