@@ -35,7 +35,9 @@ import os, sys, sysconfig
 venv = sys.prefix != sys.base_prefix
 marker = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
 print(int(not venv and os.path.exists(marker)))' 2>/dev/null || echo 0)"
-if [ "$externally_managed" = 1 ] && python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+# Read the help text whole first: `pip ... | grep -q` under pipefail fails when grep stops early.
+pip_help=$(python3 -m pip install --help 2>/dev/null || true)
+if [ "$externally_managed" = 1 ] && [[ "$pip_help" == *--break-system-packages* ]]; then
   pip_flags+=(--break-system-packages)
 fi
 

@@ -5,8 +5,8 @@
 //
 // How the shared contract maps onto NCCL
 //  - Order: every rank issues the same collectives in the same order (NCCL's own rule too).
-//  - Timeouts, as PyTorch's NCCL watchdog does them: each call records an event before and after
-//    its work; a watchdog thread starts the call's clock when the first event completes (the call
+//  - Timeouts, like PyTorch's NCCL watchdog (which counts from enqueue): each call records an
+//    event before and after its work; a watchdog thread starts the call's clock when the first event completes (the call
 //    began running) and, if the second has not completed `timeout_ms` later, reports
 //    PROPHET_ERR_TIMEOUT on that call's stream (the stream table's report_failure slot; its next
 //    synchronize() returns it; other queued calls get PROPHET_ERR_COMM) and then aborts the NCCL

@@ -7,6 +7,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 
 import { launch } from '../comm/launcher.js';
+import { ProphetError } from '../errors.js';
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('Expected a non-negative integer.');
@@ -64,7 +65,9 @@ export function registerLaunch(program: Command): void {
         process.exitCode = result.exitCode;
       } catch (error) {
         // Bad option values: say which, the way commander reports its own errors.
-        if (error instanceof TypeError || error instanceof RangeError) command.error(`error: ${error.message}`, { exitCode: 2 });
+        // (Not a native EINVAL, which is also a RangeError but no fault of the options.)
+        const nativeFailure = error instanceof ProphetError;
+        if (!nativeFailure && (error instanceof TypeError || error instanceof RangeError)) command.error(`error: ${error.message}`, { exitCode: 2 });
         throw error;
       }
     });

@@ -136,7 +136,7 @@ interface Connection {
 async function connect(): Promise<Connection> {
   if (launched) {
     const group = await initProcessGroup({ backend: 'gloo' });
-    return { comm: group.communicator as Communicator, close: () => group.destroy() };
+    return { comm: group.communicator, close: () => group.destroy() };
   }
   const [rank, size, port] = argv.slice(0, 3).map(Number) as [number, number, number];
   const declaredSize = scenario === 'wrong-size' && rank === size - 1 ? size + 1 : size;
