@@ -64,6 +64,20 @@ Status NcclCommunicator::nccl_failure(const std::string &what, const char *call,
   return {PROPHET_ERR_COMM, what + ": " + call + " failed: " + nccl_error_message(api_, result)};
 }
 
+Status NcclCommunicator::in_group(const std::string &what, const GroupCalls &calls) {
+  ncclResult_t result = api_.group_start();
+  if (result != 0) return nccl_failure(what, "ncclGroupStart", result);
+  const char *call = "";
+  result = calls(&call);
+  // The group is closed even after a failed call inside it.
+  const ncclResult_t ended = api_.group_end();
+  if (result == 0 && ended != 0) {
+    call = "ncclGroupEnd";
+    result = ended;
+  }
+  return result == 0 ? Status::Ok() : nccl_failure(what, call, result);
+}
+
 void NcclCommunicator::release(Pending *pending) {
   if (pending->started != nullptr) backend_->event->destroy(pending->started);
   if (pending->finished != nullptr) backend_->event->destroy(pending->finished);
@@ -150,29 +164,23 @@ Status NcclCommunicator::run(const NcclLaunch &launch, const char *collective,
 Status NcclCommunicator::all_to_all_v(const NcclLaunch &launch, const void *send, void *recv,
                                       const AllToAllVLayout &layout) {
   return run(launch, "allToAllV", [&](void *stream, const std::string &what) {
-    const char *call = "ncclGroupStart";
-    ncclResult_t result = api_.group_start();
-    if (result != 0) return nccl_failure(what, call, result);
-    const auto *from = static_cast<const uint8_t *>(send);
-    auto *to = static_cast<uint8_t *>(recv);
-    for (int peer = 0; peer < size_ && result == 0; ++peer) {
-      const size_t out = layout.send_bytes[peer], in = layout.recv_bytes[peer];
-      if (out > 0) {
-        call = "ncclSend";
-        result = api_.send(from + layout.send_offsets[peer], out, kUint8, peer, comm_, stream);
+    return in_group(what, [&](const char **call) {
+      const auto *from = static_cast<const uint8_t *>(send);
+      auto *to = static_cast<uint8_t *>(recv);
+      ncclResult_t result = 0;
+      for (int peer = 0; peer < size_ && result == 0; ++peer) {
+        const size_t out = layout.send_bytes[peer], in = layout.recv_bytes[peer];
+        if (out > 0) {
+          *call = "ncclSend";
+          result = api_.send(from + layout.send_offsets[peer], out, kUint8, peer, comm_, stream);
+        }
+        if (result == 0 && in > 0) {
+          *call = "ncclRecv";
+          result = api_.recv(to + layout.recv_offsets[peer], in, kUint8, peer, comm_, stream);
+        }
       }
-      if (result == 0 && in > 0) {
-        call = "ncclRecv";
-        result = api_.recv(to + layout.recv_offsets[peer], in, kUint8, peer, comm_, stream);
-      }
-    }
-    // The group is closed even after a failed call inside it.
-    const ncclResult_t ended = api_.group_end();
-    if (result == 0 && ended != 0) {
-      call = "ncclGroupEnd";
-      result = ended;
-    }
-    return result == 0 ? Status::Ok() : nccl_failure(what, call, result);
+      return result;
+    });
   });
 }
 
@@ -193,25 +201,20 @@ Status NcclCommunicator::broadcast(const NcclLaunch &launch, void *data, size_t 
       return result == 0 ? Status::Ok() : nccl_failure(what, "ncclBroadcast", result);
     }
     // The root sends to every other member; each of them receives from the root.
-    const char *call = "ncclGroupStart";
-    ncclResult_t result = api_.group_start();
-    if (result != 0) return nccl_failure(what, call, result);
-    for (int member : subset.members) {
-      if (result != 0 || member == rank_ || bytes == 0) continue;
-      if (rank_ == subset.root) {
-        call = "ncclSend";
-        result = api_.send(data, bytes, kUint8, member, comm_, stream);
-      } else if (member == subset.root) {
-        call = "ncclRecv";
-        result = api_.recv(data, bytes, kUint8, member, comm_, stream);
+    return in_group(what, [&](const char **call) {
+      ncclResult_t result = 0;
+      for (int member : subset.members) {
+        if (result != 0 || member == rank_ || bytes == 0) continue;
+        if (rank_ == subset.root) {
+          *call = "ncclSend";
+          result = api_.send(data, bytes, kUint8, member, comm_, stream);
+        } else if (member == subset.root) {
+          *call = "ncclRecv";
+          result = api_.recv(data, bytes, kUint8, member, comm_, stream);
+        }
       }
-    }
-    const ncclResult_t ended = api_.group_end();
-    if (result == 0 && ended != 0) {
-      call = "ncclGroupEnd";
-      result = ended;
-    }
-    return result == 0 ? Status::Ok() : nccl_failure(what, call, result);
+      return result;
+    });
   });
 }
 
@@ -252,20 +255,16 @@ Status NcclCommunicator::reduce_sum_f32(const NcclLaunch &launch, float *data, s
   const auto n = static_cast<int64_t>(count);
   return run(with_slots, "reduce", [&](void *stream, const std::string &call_name) {
     if (count == 0) return Status::Ok();
-    const char *call = "ncclGroupStart";
-    ncclResult_t result = api_.group_start();
-    if (result != 0) return nccl_failure(call_name, call, result);
-    for (size_t i = 0; i < num_members && result == 0; ++i) {
-      if (subset.members[i] == rank_) continue;
-      call = "ncclRecv";
-      result = api_.recv(slots + i * count, count, kFloat32, subset.members[i], comm_, stream);
-    }
-    const ncclResult_t ended = api_.group_end();
-    if (result == 0 && ended != 0) {
-      call = "ncclGroupEnd";
-      result = ended;
-    }
-    if (result != 0) return nccl_failure(call_name, call, result);
+    const Status received = in_group(call_name, [&](const char **call) {
+      ncclResult_t result = 0;
+      for (size_t i = 0; i < num_members && result == 0; ++i) {
+        if (subset.members[i] == rank_) continue;
+        *call = "ncclRecv";
+        result = api_.recv(slots + i * count, count, kFloat32, subset.members[i], comm_, stream);
+      }
+      return result;
+    });
+    if (!received.ok()) return received;
     // Stream-ordered after the receives: the sums, on the same stream.
     const size_t own = static_cast<size_t>(
         std::find(subset.members.begin(), subset.members.end(), rank_) - subset.members.begin());

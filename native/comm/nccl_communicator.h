@@ -94,6 +94,12 @@ class NcclCommunicator {
   // to the watchdog.
   Status run(const NcclLaunch &launch, const char *collective, const Issue &issue);
   Status nccl_failure(const std::string &what, const char *call, ncclResult_t result);
+  // The NCCL calls of one group; each names itself in `*call` before it runs, so a failure says
+  // which call failed.
+  using GroupCalls = std::function<ncclResult_t(const char **call)>;
+  // Runs `calls` between ncclGroupStart and ncclGroupEnd, closing the group even when a call
+  // inside it failed, and names the first failure.
+  Status in_group(const std::string &what, const GroupCalls &calls);
   // Extra device memory for one call, freed with the call's keepalive.
   Status scratch(size_t bytes, const std::string &what, std::shared_ptr<void> *owner, float **out);
   void release(Pending *pending);
