@@ -64,6 +64,17 @@ comm::Subset arg_subset(const Napi::CallbackInfo &info, size_t root_index, size_
   return subset;
 }
 
+BufferRef arg_collective_storage(const Napi::CallbackInfo &info, size_t index, const char *name,
+                                 size_t bytes_needed) {
+  BufferRef ref = arg_storage(info, index, name);
+  if (bytes_needed > ref->bytes) {
+    throw_range_error(info.Env(), name,
+                      "the collective needs " + std::to_string(bytes_needed) +
+                          " bytes but the storage has " + std::to_string(ref->bytes));
+  }
+  return ref;
+}
+
 std::pair<size_t, size_t> layout_extent(const comm::AllToAllVLayout &layout) {
   size_t send_end = 0, recv_end = 0;
   for (size_t p = 0; p < layout.send_bytes.size(); ++p) {

@@ -22,7 +22,7 @@ struct HostBuffer {
 HostBuffer arg_host_buffer(const Napi::CallbackInfo &info, size_t index, const char *name,
                            size_t bytes_needed) {
   Napi::Env env = info.Env();
-  HostBuffer buffer{arg_storage(info, index, name), nullptr};
+  HostBuffer buffer{arg_collective_storage(info, index, name, bytes_needed), nullptr};
   buffer.data = static_cast<uint8_t *>(buffer.ref->backend->buffer->host_ptr(buffer.ref->buffer));
   if (buffer.data == nullptr) {
     Napi::Error error = Napi::Error::New(
@@ -30,11 +30,6 @@ HostBuffer arg_host_buffer(const Napi::CallbackInfo &info, size_t index, const c
                  buffer.ref->backend->name + "'");
     error.Set("code", Napi::String::New(env, "ENOTSUP"));
     throw error;
-  }
-  if (bytes_needed > buffer.ref->bytes) {
-    throw_range_error(env, name,
-                      "the collective needs " + std::to_string(bytes_needed) +
-                          " bytes but the storage has " + std::to_string(buffer.ref->bytes));
   }
   return buffer;
 }

@@ -23,14 +23,8 @@ Napi::Error not_cuda(Napi::Env env, const std::string &name, const char *backend
 // A storage argument as a CUDA device pointer with room for `bytes_needed`.
 std::pair<BufferRef, void *> arg_device_buffer(const Napi::CallbackInfo &info, size_t index,
                                                const char *name, size_t bytes_needed) {
-  Napi::Env env = info.Env();
-  BufferRef ref = arg_storage(info, index, name);
-  if (std::string(ref->backend->name) != "cuda") throw not_cuda(env, name, ref->backend->name);
-  if (bytes_needed > ref->bytes) {
-    throw_range_error(env, name,
-                      "the collective needs " + std::to_string(bytes_needed) +
-                          " bytes but the storage has " + std::to_string(ref->bytes));
-  }
+  BufferRef ref = arg_collective_storage(info, index, name, bytes_needed);
+  if (std::string(ref->backend->name) != "cuda") throw not_cuda(info.Env(), name, ref->backend->name);
   return {ref, ref->backend->buffer->device_ptr(ref->buffer)};
 }
 
