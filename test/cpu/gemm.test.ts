@@ -252,7 +252,8 @@ describe('sgemm', () => {
   it('spans several cache blocks in every direction', () => {
     // k = 500 is two kc slices (the second accumulates onto the first with beta = 1); two
     // threads split C. m = 1100 gives each thread more rows than one mc block (504 rows for
-    // AVX-512, 144 for AVX2, 128 portable); n = 3300 is two nc blocks.
+    // AVX-512, 144 for AVX2, 128 portable); n = 3300 is several nc blocks (1024 columns for
+    // AVX-512, 3072 for AVX2, 2048 portable).
     TRANSPOSES.forEach(([transA, transB], index) => {
       checkAllPaths({ transA, transB, m: 300, n: 700, k: 500, alpha: index % 2 ? -0.5 : 1, beta: 0.25 }, 400 + index);
       checkAllPaths({ transA, transB, m: 1100, n: 100, k: 300, alpha: 1, beta: 1 }, 405 + index);
@@ -278,6 +279,10 @@ describe('sgemm', () => {
       expect(first.equals(run())).toBe(true);
       expect(first.equals(run())).toBe(true);
     });
+    // n = 2100 is three groups of shared panels on AVX-512 (1024, 1024 and 52 columns, the last
+    // ending in a partial panel), each swept under every A micro-panel of a row block.
+    checkAllPaths({ transA: false, transB: false, m: 4100, n: 2100, k: 20, alpha: 1, beta: 0.5 }, 460);
+    checkAllPaths({ transA: true, transB: true, m: 4100, n: 2100, k: 20, alpha: -1, beta: 0 }, 461);
   });
 
   it('reads a plain B in place for few rows (an expert with few tokens), across kc slices', () => {

@@ -4,7 +4,8 @@
 // rectangle each (along m or n, whichever balances better); on its rectangle a thread walks
 // nc-wide column blocks (jc), kc-deep slices (pc) whose kc x nc block of op(B) it packs, and
 // mc-row blocks (ic) whose mc x kc block of op(A) it packs, then sweeps its register tiles
-// (jr, ir) with the micro-kernel.
+// (jr, ir) with the micro-kernel, in the order the kernel is blocked for
+// (KernelInfo::a_panel_outer: ir outer, as OpenBLAS, or jr outer, as BLIS).
 #include <omp.h>
 
 #include <algorithm>
@@ -110,34 +111,50 @@ void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const f
   }
 }
 
-// One packed A block (rows x kc) times B panels (kc x cols) into C[rows, cols]: the B
-// micro-panel stays in L1 while the A micro-panels stream from L2.
+// One register tile of C (rows x cols of at most mr x nr): the full kernel, the kernel for
+// the first rows of a tile, or a full tile into scratch merged into C.
+void compute_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const float *b_panel,
+                  int64_t ldb, int64_t rows, int64_t cols, float alpha, float beta, float *c,
+                  int64_t ldc) {
+  if (rows == info.mr && cols == info.nr) {
+    info.kernel(kc, a_panel, b_panel, ldb, c, ldc, alpha, beta);
+  } else if (cols == info.nr && info.row_kernels != nullptr) {
+    info.row_kernels[rows](kc, a_panel, b_panel, ldb, c, ldc, alpha, beta);
+  } else {
+    edge_tile(info, kc, a_panel, b_panel, ldb, rows, cols, alpha, beta, c, ldc);
+  }
+}
+
+// One packed A block (rows x kc) times B panels (kc x cols) into C[rows, cols], in the
+// kernel's loop order (KernelInfo::a_panel_outer): each A micro-panel stays in L1 while the B
+// micro-panels stream from L2, or each B micro-panel stays in L1 while the A micro-panels
+// stream from L2. A B read in place is always swept panel by panel, so that each of its
+// strided panels is fetched from memory once.
 void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols,
                   const float *a_block, const BBlock &b_block, float alpha, float beta, float *c,
                   int64_t ldc) {
+  const bool in_place = b_block.scratch != nullptr;
+  const auto tile = [&](int64_t ir, int64_t jr, const float *b_panel, int64_t ldb) {
+    compute_tile(info, kc, a_block + ir * kc, b_panel, ldb, std::min<int64_t>(info.mr, rows - ir),
+                 std::min<int64_t>(info.nr, cols - jr), alpha, beta, c + ir * ldc + jr, ldc);
+  };
+  const auto b_panel = [&](int64_t jr) { return b_block.data + jr * b_block.column_scale; };
+  if (info.a_panel_outer && !in_place) {
+    for (int64_t ir = 0; ir < rows; ir += info.mr) {
+      for (int64_t jr = 0; jr < cols; jr += info.nr) tile(ir, jr, b_panel(jr), b_block.depth_stride);
+    }
+    return;
+  }
   for (int64_t jr = 0; jr < cols; jr += info.nr) {
-    const int64_t tile_cols = std::min<int64_t>(info.nr, cols - jr);
-    const float *b_panel = b_block.data + jr * b_block.column_scale;
+    const float *panel = b_panel(jr);
     int64_t ldb = b_block.depth_stride;
-    if (tile_cols < info.nr && b_block.scratch != nullptr) {
+    if (in_place && cols - jr < info.nr) {
       // In place, a partial panel would read past the end of B's rows: pack it, zero-padded.
-      pack_panel(b_panel, 1, ldb, tile_cols, kc, info.nr, b_block.scratch, nullptr);
-      b_panel = b_block.scratch;
+      pack_panel(panel, 1, ldb, cols - jr, kc, info.nr, b_block.scratch, nullptr);
+      panel = b_block.scratch;
       ldb = info.nr;
     }
-    for (int64_t ir = 0; ir < rows; ir += info.mr) {
-      const float *a_panel = a_block + ir * kc;
-      const int64_t tile_rows = std::min<int64_t>(info.mr, rows - ir);
-      float *c_tile = c + ir * ldc + jr;
-      if (tile_rows == info.mr && tile_cols == info.nr) {
-        info.kernel(kc, a_panel, b_panel, ldb, c_tile, ldc, alpha, beta);
-      } else if (tile_cols == info.nr && info.row_kernels != nullptr) {
-        info.row_kernels[tile_rows](kc, a_panel, b_panel, ldb, c_tile, ldc, alpha, beta);
-      } else {
-        edge_tile(info, kc, a_panel, b_panel, ldb, tile_rows, tile_cols, alpha, beta, c_tile,
-                  ldc);
-      }
-    }
+    for (int64_t ir = 0; ir < rows; ir += info.mr) tile(ir, jr, panel, ldb);
   }
 }
 
@@ -256,6 +273,7 @@ void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, 
               float *scratch, int64_t *skipped) {
   const int64_t first_panel = j0 / info.nr;
   const int64_t last_panel = ceil_div(j0 + cols, info.nr);
+  const int64_t group_panels = info.a_panel_outer ? std::max<int64_t>(1, info.nc / info.nr) : 1;
   for (int64_t p0 = 0, slice = 0; p0 < pr.k; p0 += kc, ++slice) {
     const int64_t depth = std::min(kc, pr.k - p0);
     const float beta = p0 == 0 ? pr.beta : 1.0f;
@@ -271,21 +289,38 @@ void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, 
       const int64_t j = jp * info.nr;
       pack_b_block(info, pr, j, std::min<int64_t>(info.nr, pr.n - j), p0, depth, out);
     };
-    // Step 1: ready panels, and free ones packed here; panels being packed elsewhere wait.
+    // Step 1: groups of panels (a kc x nc block of B for a kernel that sweeps B from L2 under
+    // each A micro-panel, else single panels): free ones are packed here, then the group is
+    // computed; panels being packed elsewhere wait.
     int64_t num_skipped = 0;
-    for (int64_t jp = first_panel; jp < last_panel; ++jp) {
-      float *panel = shared.panel(p0, depth, jp, info.nr);
-      int s = state[jp].load(std::memory_order_acquire);
-      if (s == kPanelFree &&
-          state[jp].compare_exchange_strong(s, kPanelPacking, std::memory_order_acquire)) {
-        pack_into(jp, panel);
-        state[jp].store(kPanelReady, std::memory_order_release);
-        s = kPanelReady;
+    for (int64_t g0 = first_panel; g0 < last_panel; g0 += group_panels) {
+      const int64_t g1 = std::min(g0 + group_panels, last_panel);
+      const int64_t group_skipped_from = num_skipped;
+      for (int64_t jp = g0; jp < g1; ++jp) {
+        int s = state[jp].load(std::memory_order_acquire);
+        if (s == kPanelFree &&
+            state[jp].compare_exchange_strong(s, kPanelPacking, std::memory_order_acquire)) {
+          pack_into(jp, shared.panel(p0, depth, jp, info.nr));
+          state[jp].store(kPanelReady, std::memory_order_release);
+          s = kPanelReady;
+        }
+        if (s != kPanelReady) skipped[num_skipped++] = jp;
       }
-      if (s == kPanelReady) {
-        compute(jp, panel);
-      } else {
-        skipped[num_skipped++] = jp;
+      if (num_skipped == group_skipped_from) {
+        // The whole group is ready: its panels lie next to each other in the shared buffer.
+        const int64_t j = g0 * info.nr;
+        macro_kernel(info, depth, rows, std::min(g1 * info.nr, pr.n) - j, a_block,
+                     BBlock{shared.panel(p0, depth, g0, info.nr), depth, info.nr, nullptr},
+                     pr.alpha, beta, pr.c + i0 * pr.ldc + j, pr.ldc);
+        continue;
+      }
+      // Some were skipped (listed in ascending order): the others one by one.
+      for (int64_t jp = g0, q = group_skipped_from; jp < g1; ++jp) {
+        if (q < num_skipped && skipped[q] == jp) {
+          ++q;
+        } else {
+          compute(jp, shared.panel(p0, depth, jp, info.nr));
+        }
       }
     }
     // Step 2: the skipped panels, shared if ready by now, else packed privately.

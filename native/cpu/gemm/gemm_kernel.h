@@ -36,6 +36,12 @@ struct KernelInfo {
   // C; nullptr: such tiles are computed in full into scratch and their valid part merged.
   const MicroKernel *row_kernels;
   TransposingPack pack_transposed;  // nullptr: the portable packing does all panels
+  // Which micro-panel the macro-kernel keeps in L1 while it sweeps the other (see
+  // gemm_driver.cpp). false: the B panel (BLIS's order: each kc x nr panel of B serves every
+  // A micro-panel of the mc x kc block in L2). true: the A panel (OpenBLAS's order: each
+  // mr x kc panel of A serves every B micro-panel of the kc x nc block, which must then fit
+  // in L2, so nc is sized for L2 rather than L3).
+  bool a_panel_outer;
 };
 
 // The kernels this build has; a kernel's `kernel` runs only where its ISA is supported.

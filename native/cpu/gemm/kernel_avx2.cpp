@@ -62,9 +62,12 @@ void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float 
 
 }  // namespace
 
-// Blocking for a 32-48 KiB L1d and >= 1 MiB L2: a 256 x 16 micro-panel of B is 16 KiB, a
-// 144 x 256 block of A is 144 KiB.
-extern const KernelInfo kAvx2Kernel = {"avx2", kMr, kNr, 144, 256, 3072, kernel_6x16, nullptr, nullptr};
+// Blocking for a 32-48 KiB L1d and >= 1 MiB L2: a 256 x 16 micro-panel of B is 16 KiB (L1), a
+// 144 x 256 block of A is 144 KiB (L2). BLIS's loop order (B panel in L1): AVX2 processors'
+// L2 (256 KiB to 1 MiB) is too small to hold a kc x nc block of B worth sweeping.
+extern const KernelInfo kAvx2Kernel = {
+    "avx2", kMr, kNr, /*mc=*/144, /*kc=*/256, /*nc=*/3072, kernel_6x16, nullptr, nullptr,
+    /*a_panel_outer=*/false};
 
 }  // namespace prophet::cpu::gemm
 
@@ -73,7 +76,7 @@ extern const KernelInfo kAvx2Kernel = {"avx2", kMr, kNr, 144, 256, 3072, kernel_
 #else  // not x86: the ISA does not exist, and the selector never picks this kernel
 
 namespace prophet::cpu::gemm {
-extern const KernelInfo kAvx2Kernel = {"avx2", 6, 16, 1, 1, 1, nullptr, nullptr, nullptr};
+extern const KernelInfo kAvx2Kernel = {"avx2", 6, 16, 1, 1, 1, nullptr, nullptr, nullptr, false};
 }  // namespace prophet::cpu::gemm
 
 #endif

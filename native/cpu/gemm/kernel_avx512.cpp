@@ -93,11 +93,16 @@ constexpr MicroKernel kRowKernels[kMr + 1] = {
 
 }  // namespace
 
-// Blocking for a 48 KiB L1d and 2 MiB L2 per core: a 256 x 32 micro-panel of B is 32 KiB (L1),
-// a 504 x 256 block of A is 504 KiB (L2; each B micro-panel, fetched from L3, then serves 36
-// register tiles, as BLIS's 480 x 384 on Skylake-X), and a 256 x 3072 block of B is 3 MiB (L3).
-extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 504, 256, 3072, kernel_rows<kMr>,
-                                          kRowKernels, pack_transposed_avx512};
+// Blocking for a 48 KiB L1d and 2 MiB L2 per core, in OpenBLAS's loop order (a_panel_outer):
+// a 14 x 256 micro-panel of A (14 KiB) stays in L1 while the kernel sweeps the 32 micro-panels
+// of a 256 x 1024 block of B (1 MiB, in L2, 128 bytes a depth step); the 504 x 256 block of A
+// (504 KiB) is packed next to it. BLIS's order (a 32 KiB B panel in L1, A streamed from L2,
+// nc = 3072 in L3) measured 10-14% slower per core on this Sapphire Rapids: the B panel took
+// two thirds of L1, and the A stream and C tiles evicted it (single thread, interleaved runs,
+// 1024 x 2048 x 1024 to 4096 x 2048 x 8192, 2026-11-28; docs/benchmarks.md).
+extern const KernelInfo kAvx512Kernel = {
+    "avx512", kMr, kNr, /*mc=*/504, /*kc=*/256, /*nc=*/1024, kernel_rows<kMr>, kRowKernels,
+    pack_transposed_avx512, /*a_panel_outer=*/true};
 
 }  // namespace prophet::cpu::gemm
 
@@ -106,7 +111,8 @@ extern const KernelInfo kAvx512Kernel = {"avx512", kMr, kNr, 504, 256, 3072, ker
 #else  // not x86: the ISA does not exist, and the selector never picks this kernel
 
 namespace prophet::cpu::gemm {
-extern const KernelInfo kAvx512Kernel = {"avx512", 14, 32, 1, 1, 1, nullptr, nullptr, nullptr};
+extern const KernelInfo kAvx512Kernel = {"avx512", 14,      32,      1,   1,
+                                          1,        nullptr, nullptr, nullptr, true};
 }  // namespace prophet::cpu::gemm
 
 #endif

@@ -36,6 +36,8 @@ void kernel_4x8(int64_t kc, const float *a, const float *b, int64_t ldb, float *
 
 }  // namespace
 
-extern const KernelInfo kGenericKernel = {"generic", kMr, kNr, 128, 256, 2048, kernel_4x8, nullptr, nullptr};
+extern const KernelInfo kGenericKernel = {
+    "generic", kMr, kNr, /*mc=*/128, /*kc=*/256, /*nc=*/2048, kernel_4x8, nullptr, nullptr,
+    /*a_panel_outer=*/false};
 
 }  // namespace prophet::cpu::gemm
