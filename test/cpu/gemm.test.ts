@@ -251,14 +251,17 @@ describe('sgemm', () => {
 
   it('spans several cache blocks in every direction', () => {
     // k = 500 is two kc slices (the second accumulates onto the first with beta = 1); two
-    // threads split C. m = 1100 gives each thread more rows than one mc block (504 rows for
-    // AVX-512, 144 for AVX2, 128 portable); n = 3300 is several nc blocks (1024 columns for
-    // AVX-512, 3072 for AVX2, 2048 portable).
+    // threads split C. m = 1100 gives each thread more rows than one mc block on AVX2 (144
+    // rows) and portable (128); n = 3300 is several nc blocks (1024 columns for AVX-512, 3072
+    // for AVX2, 2048 portable). AVX-512's mc is 2016 rows: m = 2100 with m·n·k below one
+    // thread's worth of work runs on one thread, as two mc blocks of two kc slices each.
     TRANSPOSES.forEach(([transA, transB], index) => {
       checkAllPaths({ transA, transB, m: 300, n: 700, k: 500, alpha: index % 2 ? -0.5 : 1, beta: 0.25 }, 400 + index);
       checkAllPaths({ transA, transB, m: 1100, n: 100, k: 300, alpha: 1, beta: 1 }, 405 + index);
     });
     checkAllPaths({ transA: false, transB: false, m: 20, n: 3300, k: 40, alpha: 1, beta: 1 }, 410);
+    checkAllPaths({ transA: false, transB: false, m: 2100, n: 1, k: 300, alpha: -0.5, beta: 0.25 }, 411);
+    checkAllPaths({ transA: true, transB: false, m: 2100, n: 1, k: 300, alpha: 1, beta: 0 }, 412, 'nan');
   });
 
   it('shares one packed B between threads for many rows, bitwise the same on every run', () => {

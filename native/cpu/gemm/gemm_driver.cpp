@@ -178,7 +178,8 @@ void pack_b_block(const KernelInfo &info, const Problem &pr, int64_t j0, int64_t
   }
 }
 
-// The five loops of GotoBLAS over one thread's rectangle of C, with its own buffers: no
+// The five loops of GotoBLAS over one thread's rectangle of C, in the order the kernel is
+// blocked for (KernelInfo::a_panel_outer), with its own buffers: no
 // thread waits for another, so one descheduled thread (2 cores shared with other work) delays
 // only its own share, never a barrier of every block.
 void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &rect, int64_t mc,
@@ -189,6 +190,28 @@ void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &r
   // Packing a kc x nc block of B pays off over many rows of A; for a few rows (an expert that
   // received few tokens) it would cost as much as the arithmetic, so a plain B is read in place.
   const bool in_place_b = pr.b_stride_j == 1 && rect.i_end - rect.i_begin <= kInPlaceRows;
+  if (info.a_panel_outer && !in_place_b) {
+    // OpenBLAS's order for a kernel that sweeps B from L2 under each A micro-panel: each mc x kc
+    // block of A (mc large: it need not fit in L2) is packed once and swept against every
+    // kc x nc block of B, so that A, whose packing transposes, is not packed again for every
+    // nc columns; B's cheaper row copies are repeated per mc block instead.
+    for (int64_t i0 = rect.i_begin; i0 < rect.i_end; i0 += mc) {
+      const int64_t rows = std::min(mc, rect.i_end - i0);
+      for (int64_t p0 = 0; p0 < pr.k; p0 += kc) {
+        const int64_t depth = std::min(kc, pr.k - p0);
+        const float beta = p0 == 0 ? pr.beta : 1.0f;  // later kc slices accumulate
+        pack_a_block(info, pr, i0, rows, p0, depth, a_block);
+        for (int64_t j0 = rect.j_begin; j0 < rect.j_end; j0 += nc) {
+          const int64_t cols = std::min(nc, rect.j_end - j0);
+          pack_b_block(info, pr, j0, cols, p0, depth, b_block);
+          macro_kernel(info, depth, rows, cols, a_block, BBlock{b_block, depth, info.nr, nullptr},
+                       pr.alpha, beta, pr.c + i0 * pr.ldc + j0, pr.ldc);
+        }
+      }
+    }
+    return;
+  }
+  // BLIS's order: each kc x nc block of B is packed once and swept by every mc x kc block of A.
   for (int64_t j0 = rect.j_begin; j0 < rect.j_end; j0 += nc) {
     const int64_t cols = std::min(nc, rect.j_end - j0);
     for (int64_t p0 = 0; p0 < pr.k; p0 += kc) {

@@ -95,13 +95,15 @@ constexpr MicroKernel kRowKernels[kMr + 1] = {
 
 // Blocking for a 48 KiB L1d and 2 MiB L2 per core, in OpenBLAS's loop order (a_panel_outer):
 // a 14 x 256 micro-panel of A (14 KiB) stays in L1 while the kernel sweeps the 32 micro-panels
-// of a 256 x 1024 block of B (1 MiB, in L2, 128 bytes a depth step); the 504 x 256 block of A
-// (504 KiB) is packed next to it. BLIS's order (a 32 KiB B panel in L1, A streamed from L2,
-// nc = 3072 in L3) measured 10-14% slower per core on this Sapphire Rapids: the B panel took
-// two thirds of L1, and the A stream and C tiles evicted it (single thread, interleaved runs,
-// 1024 x 2048 x 1024 to 4096 x 2048 x 8192, 2026-11-28; docs/benchmarks.md).
+// of a 256 x 1024 block of B (1 MiB, in L2, 128 bytes a depth step). A block of A (up to
+// 2016 x 256, 2 MiB, in L2 and L3) is packed once per kc slice and swept against all of a
+// thread's columns. BLIS's order (a 32 KiB B panel in L1, A streamed from L2, nc = 3072 in L3)
+// measured 10-14% slower per core on this Sapphire Rapids: the B panel took two thirds of L1,
+// and the A stream and C tiles evicted it; and with mc = 504, packing A again for every nc
+// columns cost 2-14% at m = 256-1024 (single and two threads, interleaved runs, 2026-11-28;
+// docs/benchmarks.md).
 extern const KernelInfo kAvx512Kernel = {
-    "avx512", kMr, kNr, /*mc=*/504, /*kc=*/256, /*nc=*/1024, kernel_rows<kMr>, kRowKernels,
+    "avx512", kMr, kNr, /*mc=*/2016, /*kc=*/256, /*nc=*/1024, kernel_rows<kMr>, kRowKernels,
     pack_transposed_avx512, /*a_panel_outer=*/true};
 
 }  // namespace prophet::cpu::gemm
