@@ -1,8 +1,9 @@
-// CPU device memory: 64-byte aligned host allocations with the counters memory_stats() reports
-// (tests use them to prove that disposed and finalized tensors free their memory).
-#include <cstdlib>
+// CPU device memory: 64-byte aligned host allocations, large ones recycled through the block
+// cache (cpu_block_cache.h), with the counters memory_stats() reports (tests use them to prove
+// that disposed and finalized tensors free their memory: a cached block is not live).
 #include <cstring>
 
+#include "cpu_block_cache.h"
 #include "cpu_internal.h"
 
 namespace prophet::cpu {
@@ -16,10 +17,9 @@ std::atomic<uint64_t> g_total_allocs{0};
 
 prophet_status_t buffer_alloc(int device, size_t bytes, prophet_buffer_t *out) {
   if (device != 0) return fail(PROPHET_ERR_INVALID, "cpu backend has one device (0)");
-  // aligned_alloc wants a multiple of the alignment; round up, and allocate at least one line so
-  // that a zero-byte buffer still has a unique, valid pointer.
-  const size_t rounded = bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void *data = std::aligned_alloc(kAlignment, rounded);
+  // At least one line, so that a zero-byte buffer still has a unique, valid pointer.
+  const size_t request = bytes == 0 ? kAlignment : bytes;
+  void *data = buffer_block_cache().allocate(request, kAlignment);
   if (data == nullptr) {
     return fail(PROPHET_ERR_NOMEM, "cannot allocate " + std::to_string(bytes) + " bytes");
   }
@@ -34,7 +34,7 @@ void buffer_free(prophet_buffer_t buffer) {
   if (buffer == nullptr) return;
   g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
   g_live_bytes.fetch_sub(buffer->bytes, std::memory_order_relaxed);
-  std::free(buffer->data);
+  buffer_block_cache().release(buffer->data, buffer->bytes == 0 ? kAlignment : buffer->bytes);
   delete buffer;
 }
 
