@@ -2,13 +2,18 @@
  * GEMM benchmark: our CPU sgemm against OpenBLAS's cblas_sgemm on the expert FFN's forward
  * shapes, measured side by side in the same run.
  *
- *   npm run bench -- gemm [--json] [--quick | --shape D_MODEL,HIDDEN,TOKENS]
+ *   npm run bench -- gemm [--json] [--quick | --shape D_MODEL,HIDDEN,TOKENS] [--reps N]
  *
  * For each (d_model, hidden, tokens) it times the two forward GEMMs of one expert:
  * x[T, d]·W1[d, h] (m = T, n = h, k = d) and h[T, h]·W2[h, d] (m = T, n = d, k = h). Ours and
  * OpenBLAS run alternately and each keeps its best repetition, because other processes share
  * the cores: the best time is the least disturbed one, and alternating exposes both to the
  * same load. GFLOP/s counts 2·m·n·k flops; ratio = ours / OpenBLAS (above 1: ours is faster).
+ *
+ * --reps N: the pairs per GEMM (default 11; 3 with --quick). On this shared 2-core machine a
+ * repetition is disturbed often enough that with 5 pairs some rows of every full run had all of
+ * one library's repetitions disturbed: their ratios scattered to 0.75-0.85 and 1.15-1.2 in equal
+ * numbers, on different rows from run to run (2026-11-28, docs/benchmarks.md).
  */
 import { performance } from 'node:perf_hooks';
 
@@ -54,6 +59,14 @@ function quickGrid(): Shape[] {
 }
 
 /** `--shape D_MODEL,HIDDEN,TOKENS`: one shape (e.g. a row to re-measure), or undefined. */
+function repsOption(args: readonly string[], fallback: number): number {
+  const i = args.indexOf('--reps');
+  if (i < 0) return fallback;
+  const reps = Number(args[i + 1]);
+  if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`Expected a positive integer for --reps but received ${args[i + 1]}`);
+  return reps;
+}
+
 function shapeOption(args: readonly string[]): Shape | undefined {
   const i = args.indexOf('--shape');
   if (i < 0) return undefined;
@@ -170,6 +183,7 @@ const benchmark: Benchmark = {
     const quick = args.includes('--quick');
     const shape = shapeOption(args);
     const grid = shape !== undefined ? [shape] : quick ? quickGrid() : fullGrid();
+    const minReps = repsOption(args, quick ? 3 : 11);
     const rows: Row[] = [];
     for (const { dModel, hidden, tokens } of grid) {
       // Step 1: the expert's operands; the hidden activation is W1's output and W2's input.
@@ -179,7 +193,6 @@ const benchmark: Benchmark = {
       const h = new Float32Array(tokens * hidden);
       const y = new Float32Array(tokens * dModel);
       // Step 2: both GEMMs, each ours and OpenBLAS alternately.
-      const minReps = quick ? 3 : 5;
       for (const row of [
         measure(x, w1, h, tokens, hidden, dModel, minReps),
         measure(h, w2, y, tokens, dModel, hidden, minReps),
