@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../../native/core/kernels_ffn.h"
@@ -57,62 +58,6 @@ __device__ __forceinline__ int64_t expert_of(int64_t row, const int64_t *offsets
   return lo;
 }
 
-// pre += b1[e]; act = f(pre) (gated: f(gate) * up), as the CPU's forward pass.
-template <typename T>
-__global__ void bias_activation(T *pre, const T *b1, const int64_t *offsets, int64_t E, int64_t R,
-                                int64_t F, int32_t act, int32_t gated, T *act_out) {
-  const int64_t P = gated ? 2 * F : F;
-  for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
-    const int64_t e = expert_of(row, offsets, E);
-    T *z = pre + row * P;
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F;
-         c += int64_t(gridDim.x) * blockDim.x) {
-      store(z + c, load(z + c) + load(b1 + e * P + c));
-      const float gate = load(z + c);  // the stored (rounded) value, which backward reads
-      float value = activate(act, gate);
-      if (gated) {
-        store(z + F + c, load(z + F + c) + load(b1 + e * P + F + c));
-        value = value * load(z + F + c);
-      }
-      store(act_out + row * F + c, value);
-    }
-  }
-}
-
-// y += b2[e].
-template <typename T>
-__global__ void bias_add(T *y, const T *b2, const int64_t *offsets, int64_t E, int64_t R, int64_t D) {
-  for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
-    const T *bias = b2 + expert_of(row, offsets, E) * D;
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < D;
-         c += int64_t(gridDim.x) * blockDim.x) {
-      store(y + row * D + c, load(y + row * D + c) + load(bias + c));
-    }
-  }
-}
-
-// In place, as the CPU's backward pass: dpre holds dL/dact (plain: all of it; gated: its up half)
-// and becomes dL/dpre. Each thread reads and writes only its own columns c (and F + c).
-template <typename T>
-__global__ void activation_backward(const T *pre, int64_t R, int64_t F, int32_t act,
-                                    int32_t gated, T *dpre) {
-  const int64_t P = gated ? 2 * F : F;
-  for (int64_t row = blockIdx.y; row < R; row += gridDim.y) {
-    const T *z = pre + row * P;
-    T *g = dpre + row * P;
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F;
-         c += int64_t(gridDim.x) * blockDim.x) {
-      if (gated) {
-        const float gate = load(z + c), up = load(z + F + c), dact = load(g + F + c);
-        store(g + c, dact * up * activate_grad(act, gate));
-        store(g + F + c, dact * activate(act, gate));
-      } else {
-        store(g + c, load(g + c) * activate_grad(act, load(z + c)));
-      }
-    }
-  }
-}
-
 // db[e, c] += sum over expert e's rows of d[row, c], in row order, in fp64.
 template <typename T>
 __global__ void bias_grad(const T *d, const int64_t *offsets, int64_t E, int64_t C, T *db) {
@@ -127,24 +72,29 @@ __global__ void bias_grad(const T *d, const int64_t *offsets, int64_t E, int64_t
   }
 }
 
-// 16-byte versions of the three element-wise epilogues, for rows whose length is a multiple of
-// 16 bytes on 16-byte aligned buffers (the usual case). One thread per 16 bytes over a flat
-// grid-stride loop: the scalar kernels' 2-byte bf16 accesses with one thread per element ran at
-// 11-18% of HBM bandwidth on an H200 (ncu), 5-10x slower than these passes need. The per-element
-// math and its roundings are the scalar kernels', so results are bitwise the same.
-template <typename T>
-struct alignas(16) Pack {
-  static constexpr int kSize = 16 / static_cast<int>(sizeof(T));
-  T v[kSize];
+// The three element-wise epilogues are templates over W, the elements one thread moves with each
+// access: W = kWide<T> (16 bytes) when rows are whole 16-byte packs on 16-byte aligned buffers
+// (the usual case), W = 1 for any other row length or address (packs_fit decides). One thread per
+// pack over a flat grid-stride loop: with one 2-byte bf16 access per thread these passes ran at
+// 11-18% of HBM bandwidth on an H200 (ncu), 5-10x slower than they need. The per-element math and
+// its roundings are written once for both widths, so the two give bitwise the same results
+// (test_ffn.cpp checks it).
+template <typename T, int W>
+struct alignas(W * sizeof(T)) Pack {
+  T v[W];
 };
 
+// The widest pack: 16 bytes of T.
 template <typename T>
-__device__ __forceinline__ Pack<T> load_pack(const T *p) {
-  return *reinterpret_cast<const Pack<T> *>(p);
+constexpr int kWide = 16 / static_cast<int>(sizeof(T));
+
+template <int W, typename T>
+__device__ __forceinline__ Pack<T, W> load_pack(const T *p) {
+  return *reinterpret_cast<const Pack<T, W> *>(p);
 }
-template <typename T>
-__device__ __forceinline__ void store_pack(T *p, const Pack<T> &v) {
-  *reinterpret_cast<Pack<T> *>(p) = v;
+template <typename T, int W>
+__device__ __forceinline__ void store_pack(T *p, const Pack<T, W> &v) {
+  *reinterpret_cast<Pack<T, W> *>(p) = v;
 }
 // a + b rounded to T, as store(p, load(a) + load(b)) does.
 template <typename T>
@@ -154,24 +104,24 @@ __device__ __forceinline__ T add_rounded(const T &a, const T &b) {
   return out;
 }
 
-template <typename T>
-__global__ void bias_activation_vec(T *pre, const T *b1, const int64_t *offsets, int64_t E,
-                                    int64_t R, int64_t F, int32_t act, int32_t gated, T *act_out) {
-  constexpr int V = Pack<T>::kSize;
-  const int64_t P = gated ? 2 * F : F, per_row = F / V, total = R * per_row;
+// pre += b1[e]; act = f(pre) (gated: f(gate) * up), as the CPU's forward pass.
+template <typename T, int W>
+__global__ void bias_activation(T *pre, const T *b1, const int64_t *offsets, int64_t E, int64_t R,
+                                int64_t F, int32_t act, int32_t gated, T *act_out) {
+  const int64_t P = gated ? 2 * F : F, per_row = F / W, total = R * per_row;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / per_row, c = (i % per_row) * V;
+    const int64_t row = i / per_row, c = (i % per_row) * W;
     const T *bias = b1 + expert_of(row, offsets, E) * P;
     T *z = pre + row * P;
-    Pack<T> gate = load_pack(z + c), out;
-    const Pack<T> gate_bias = load_pack(bias + c);
-    Pack<T> up{}, up_bias{};
+    Pack<T, W> gate = load_pack<W>(z + c), out;
+    const Pack<T, W> gate_bias = load_pack<W>(bias + c);
+    Pack<T, W> up{}, up_bias{};
     if (gated) {
-      up = load_pack(z + F + c);
-      up_bias = load_pack(bias + F + c);
+      up = load_pack<W>(z + F + c);
+      up_bias = load_pack<W>(bias + F + c);
     }
-    for (int j = 0; j < V; ++j) {
+    for (int j = 0; j < W; ++j) {
       gate.v[j] = add_rounded(gate.v[j], gate_bias.v[j]);  // the stored value backward reads
       float value = activate(act, load(&gate.v[j]));
       if (gated) {
@@ -186,36 +136,36 @@ __global__ void bias_activation_vec(T *pre, const T *b1, const int64_t *offsets,
   }
 }
 
-template <typename T>
-__global__ void bias_add_vec(T *y, const T *b2, const int64_t *offsets, int64_t E, int64_t R,
-                             int64_t D) {
-  constexpr int V = Pack<T>::kSize;
-  const int64_t per_row = D / V, total = R * per_row;
+// y += b2[e].
+template <typename T, int W>
+__global__ void bias_add(T *y, const T *b2, const int64_t *offsets, int64_t E, int64_t R, int64_t D) {
+  const int64_t per_row = D / W, total = R * per_row;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / per_row, c = (i % per_row) * V;
-    Pack<T> value = load_pack(y + row * D + c);
-    const Pack<T> bias = load_pack(b2 + expert_of(row, offsets, E) * D + c);
-    for (int j = 0; j < V; ++j) value.v[j] = add_rounded(value.v[j], bias.v[j]);
+    const int64_t row = i / per_row, c = (i % per_row) * W;
+    Pack<T, W> value = load_pack<W>(y + row * D + c);
+    const Pack<T, W> bias = load_pack<W>(b2 + expert_of(row, offsets, E) * D + c);
+    for (int j = 0; j < W; ++j) value.v[j] = add_rounded(value.v[j], bias.v[j]);
     store_pack(y + row * D + c, value);
   }
 }
 
-template <typename T>
-__global__ void activation_backward_vec(const T *pre, int64_t R, int64_t F, int32_t act,
-                                        int32_t gated, T *dpre) {
-  constexpr int V = Pack<T>::kSize;
-  const int64_t P = gated ? 2 * F : F, per_row = F / V, total = R * per_row;
+// In place, as the CPU's backward pass: dpre holds dL/dact (plain: all of it; gated: its up half)
+// and becomes dL/dpre. Each thread reads and writes only its own columns c (and F + c).
+template <typename T, int W>
+__global__ void activation_backward(const T *pre, int64_t R, int64_t F, int32_t act,
+                                    int32_t gated, T *dpre) {
+  const int64_t P = gated ? 2 * F : F, per_row = F / W, total = R * per_row;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / per_row, c = (i % per_row) * V;
+    const int64_t row = i / per_row, c = (i % per_row) * W;
     const T *z = pre + row * P;
     T *g = dpre + row * P;
-    const Pack<T> gate = load_pack(z + c);
+    const Pack<T, W> gate = load_pack<W>(z + c);
     if (gated) {
-      const Pack<T> up = load_pack(z + F + c), dact = load_pack(g + F + c);
-      Pack<T> dgate, dup;
-      for (int j = 0; j < V; ++j) {
+      const Pack<T, W> up = load_pack<W>(z + F + c), dact = load_pack<W>(g + F + c);
+      Pack<T, W> dgate, dup;
+      for (int j = 0; j < W; ++j) {
         const float x = load(&gate.v[j]), u = load(&up.v[j]), d = load(&dact.v[j]);
         store(&dgate.v[j], d * u * activate_grad(act, x));
         store(&dup.v[j], d * activate(act, x));
@@ -223,8 +173,8 @@ __global__ void activation_backward_vec(const T *pre, int64_t R, int64_t F, int3
       store_pack(g + c, dgate);
       store_pack(g + F + c, dup);
     } else {
-      Pack<T> grad = load_pack(g + c);
-      for (int j = 0; j < V; ++j) {
+      Pack<T, W> grad = load_pack<W>(g + c);
+      for (int j = 0; j < W; ++j) {
         store(&grad.v[j], load(&grad.v[j]) * activate_grad(act, load(&gate.v[j])));
       }
       store_pack(g + c, grad);
@@ -232,23 +182,32 @@ __global__ void activation_backward_vec(const T *pre, int64_t R, int64_t F, int3
   }
 }
 
-// Whether the 16-byte kernels apply: row lengths (`cols`, and the bias stride) whole packs, and
+// Whether the 16-byte epilogues apply: row lengths (`cols`, and the bias stride) whole packs, and
 // every base address 16-byte aligned.
 template <typename T>
 bool packs_fit(int64_t cols, std::initializer_list<const void *> bases) {
-  if (cols % Pack<T>::kSize != 0) return false;
+  if (cols % kWide<T> != 0) return false;
   for (const void *base : bases) {
     if (reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
   }
   return true;
 }
 
-// Rows on y (one expert lookup per row), columns on x with 256 threads a block.
-dim3 grid2d(int64_t rows, int64_t cols) {
-  const int64_t x = (cols + 255) / 256, y = rows;
-  return dim3(static_cast<unsigned>(x < 1 ? 1 : (x > 1024 ? 1024 : x)),
-              static_cast<unsigned>(y < 1 ? 1 : (y > 65535 ? 65535 : y)));
+// Calls launch(std::integral_constant<int, W>{}) with the widest W the buffers allow: kWide<T>
+// where packs_fit, else 1. The one place that picks an epilogue's width.
+template <typename T, typename Launch>
+void with_pack_width(int64_t cols, std::initializer_list<const void *> bases,
+                     const Launch &launch) {
+  if (packs_fit<T>(cols, bases)) {
+    launch(std::integral_constant<int, kWide<T>>{});
+  } else {
+    launch(std::integral_constant<int, 1>{});
+  }
 }
+
+// Blocks of 256 threads for one thread per pack of W over rows x cols (grid_for caps the count;
+// the kernels' grid-stride loops cover the rest).
+unsigned pack_blocks(int64_t rows, int64_t cols, int W) { return grid_for(rows * (cols / W), 256); }
 
 // Runs Launch<T>::run(args...) with the storage type of `dtype`.
 template <template <typename> class Launch, typename... Args>
@@ -267,36 +226,30 @@ template <typename T> const T *typed(const void *p) { return static_cast<const T
 template <typename T> struct LaunchBiasActivation {
   static void run(cudaStream_t s, void *pre, const void *b1, const int64_t *off, int64_t E,
                   int64_t R, int64_t F, int32_t act, int32_t gated, void *act_out) {
-    if (packs_fit<T>(F, {pre, b1, act_out})) {
-      bias_activation_vec<T><<<grid_for(R * (F / Pack<T>::kSize), 256), 256, 0, s>>>(
+    with_pack_width<T>(F, {pre, b1, act_out}, [&](auto width) {
+      constexpr int W = decltype(width)::value;
+      bias_activation<T, W><<<pack_blocks(R, F, W), 256, 0, s>>>(
           typed<T>(pre), typed<T>(b1), off, E, R, F, act, gated, typed<T>(act_out));
-      return;
-    }
-    bias_activation<T><<<grid2d(R, F), 256, 0, s>>>(typed<T>(pre), typed<T>(b1), off, E, R, F, act,
-                                                    gated, typed<T>(act_out));
+    });
   }
 };
 template <typename T> struct LaunchBiasAdd {
   static void run(cudaStream_t s, void *y, const void *b2, const int64_t *off, int64_t E, int64_t R,
                   int64_t D) {
-    if (packs_fit<T>(D, {y, b2})) {
-      bias_add_vec<T><<<grid_for(R * (D / Pack<T>::kSize), 256), 256, 0, s>>>(
-          typed<T>(y), typed<T>(b2), off, E, R, D);
-      return;
-    }
-    bias_add<T><<<grid2d(R, D), 256, 0, s>>>(typed<T>(y), typed<T>(b2), off, E, R, D);
+    with_pack_width<T>(D, {y, b2}, [&](auto width) {
+      constexpr int W = decltype(width)::value;
+      bias_add<T, W><<<pack_blocks(R, D, W), 256, 0, s>>>(typed<T>(y), typed<T>(b2), off, E, R, D);
+    });
   }
 };
 template <typename T> struct LaunchActivationBackward {
   static void run(cudaStream_t s, const void *pre, int64_t R, int64_t F, int32_t act,
                   int32_t gated, void *dpre) {
-    if (packs_fit<T>(F, {pre, dpre})) {
-      activation_backward_vec<T><<<grid_for(R * (F / Pack<T>::kSize), 256), 256, 0, s>>>(
-          typed<T>(pre), R, F, act, gated, typed<T>(dpre));
-      return;
-    }
-    activation_backward<T><<<grid2d(R, F), 256, 0, s>>>(typed<T>(pre), R, F, act, gated,
-                                                        typed<T>(dpre));
+    with_pack_width<T>(F, {pre, dpre}, [&](auto width) {
+      constexpr int W = decltype(width)::value;
+      activation_backward<T, W><<<pack_blocks(R, F, W), 256, 0, s>>>(typed<T>(pre), R, F, act,
+                                                                     gated, typed<T>(dpre));
+    });
   }
 };
 template <typename T> struct LaunchBiasGrad {
