@@ -1,8 +1,9 @@
 // The expert FFN (cuda/src/expert_ffn.h, through libprophet_cuda_testing.so) against an
 // independent double-precision reference, forward and backward, for every activation, plain and
 // gated, in f32, bf16 and f16 storage (the ABI entry, f32 only, is compared with the CPU backend in
-// test_abi_dense.cpp); and (--bench) forward + backward time against the sum of its six grouped
-// GEMMs timed alone (issue target: <= 1.25x).
+// test_abi_dense.cpp); its epilogues' 16-byte and one-element kernels against each other, bitwise;
+// and (--bench) forward + backward time against the sum of its six grouped GEMMs timed alone
+// (issue target: <= 1.25x).
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -19,6 +20,10 @@ extern "C" prophet_status_t prophet_cuda_testing_expert_ffn(
     int backward, int64_t num_experts, const int64_t *rows_per_expert, int64_t d_model,
     int64_t d_hidden, int activation, int gated, int dtype, const prophet_buffer_t *weights,
     const prophet_buffer_t *grads, const prophet_buffer_t *io, prophet_stream_t stream);
+extern "C" prophet_status_t prophet_cuda_testing_expert_ffn_at(
+    int backward, int64_t num_experts, const int64_t *rows_per_expert, int64_t d_model,
+    int64_t d_hidden, int activation, int gated, int dtype, void *const *weights,
+    void *const *grads, void *const *io, prophet_stream_t stream);
 
 namespace prophet::test {
 namespace {
@@ -170,6 +175,156 @@ void test_expert_ffn(const Env &env) {
   check_problem(env, {0, 40, 0}, 8, 6, 1, 0, kBF16, rng);  // one hot expert
 }
 
+// --- the epilogues' two pack widths ------------------------------------------------------------
+
+// Inputs of one FFN problem, encoded in its storage dtype.
+struct FfnInputs {
+  std::vector<int64_t> rows;
+  int64_t E, R, D, F, P;
+  int act, gated, dtype;
+  std::vector<uint8_t> x, w1, b1, w2, b2, dy;
+};
+
+// Everything forward and backward write, in this order.
+const char *const kFfnOutputs[] = {"pre", "h", "y", "dx", "dpre", "dw1", "db1", "dw2", "db2"};
+using FfnOutputs = std::vector<std::vector<uint8_t>>;
+
+// The alignment test of packs_fit (cuda/src/expert_ffn.cu), which picks an epilogue's 16-byte
+// kernel when every buffer it touches passes it (and its rows are whole 16-byte packs).
+bool on_16_bytes(const void *p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// The device address `byte_offset` bytes into a buffer.
+void *device_at(const Side &side, const Buf &buffer, size_t byte_offset) {
+  return static_cast<char *>(side.backend->buffer->device_ptr(buffer.get())) + byte_offset;
+}
+
+// `bytes` uploaded `shift` bytes into an allocation that much larger.
+Buf upload_shifted(const Side &side, const std::vector<uint8_t> &bytes, size_t shift) {
+  Buf buffer = alloc(side, shift + bytes.size());
+  if (buffer.get() == nullptr) return buffer;
+  ok(side, side.backend->memory->copy_h2d_async(buffer.get(), shift, bytes.data(), bytes.size(),
+                                                side.stream),
+     "upload");
+  ok(side, side.backend->stream->synchronize(side.stream), "upload sync");
+  return buffer;
+}
+
+// Forward then backward on the GPU, with b1, b2 and the pre that backward reads placed `shift`
+// bytes into their allocations: 0 puts every buffer on a 16-byte boundary, so each epilogue takes
+// its 16-byte kernel; one element (2 or 4 bytes) fails packs_fit's alignment test for b1 (bias +
+// activation), b2 (bias add) and the saved pre (activation backward), so all three take the
+// one-element kernel. The GEMMs' operands stay at the start of their allocations in both runs:
+// cuBLAS picks its kernels by pointer alignment too, and another kernel may sum in another order,
+// which would make the runs differ for reasons that are not the epilogues'. So the forward writes
+// pre in place and backward reads a byte-for-byte copy of it, placed `shift` bytes in.
+FfnOutputs run_ffn_placed(const Env &env, const FfnInputs &in, size_t shift,
+                          const std::string &name) {
+  const Side &gpu = env.gpu;
+  const size_t width = in.dtype == kF32 ? 4 : 2;
+  const int64_t E = in.E, R = in.R, D = in.D, F = in.F, P = in.P;
+  const Buf x = upload(gpu, in.x), w1 = upload(gpu, in.w1), w2 = upload(gpu, in.w2),
+            dy = upload(gpu, in.dy), b1 = upload_shifted(gpu, in.b1, shift),
+            b2 = upload_shifted(gpu, in.b2, shift);
+  const Buf pre = alloc(gpu, R * P * width), h = alloc(gpu, R * F * width),
+            y = alloc(gpu, R * D * width), saved_pre = alloc(gpu, shift + R * P * width),
+            dx = alloc(gpu, R * D * width, 0x7f), dpre = alloc(gpu, R * P * width, 0x7f),
+            dw1 = alloc(gpu, E * D * P * width), db1 = alloc(gpu, E * P * width),
+            dw2 = alloc(gpu, E * F * D * width), db2 = alloc(gpu, E * D * width);
+  void *const shifted[] = {device_at(gpu, b1, shift), device_at(gpu, b2, shift),
+                           device_at(gpu, saved_pre, shift)};
+  void *const weights[] = {device_at(gpu, w1, 0), shifted[0], device_at(gpu, w2, 0), shifted[1]};
+  void *const grads[] = {device_at(gpu, dw1, 0), device_at(gpu, db1, 0), device_at(gpu, dw2, 0),
+                         device_at(gpu, db2, 0)};
+  void *const fwd_io[] = {device_at(gpu, x, 0), device_at(gpu, pre, 0), device_at(gpu, h, 0),
+                          device_at(gpu, y, 0)};
+  void *const bwd_io[] = {device_at(gpu, dy, 0), fwd_io[0], shifted[2], fwd_io[2],
+                          device_at(gpu, dx, 0), device_at(gpu, dpre, 0)};
+  // Only the shifted buffers may be off 16 bytes, and they are exactly when shift != 0.
+  bool placed = true;
+  for (void *const p : shifted) placed = placed && on_16_bytes(p) == (shift == 0);
+  for (const Buf *kept : {&x, &w1, &w2, &dy, &pre, &h, &y, &dx, &dpre, &dw1, &db1, &dw2, &db2}) {
+    placed = placed && on_16_bytes(device_at(gpu, *kept, 0));
+  }
+  expect(placed, name,
+         shift == 0 ? "every buffer must be on 16 bytes (16-byte epilogues)"
+                    : "b1, b2 and the saved pre must be the only buffers off 16 bytes "
+                      "(one-element epilogues, the same GEMMs)");
+  const bool ran =
+      ok(gpu, prophet_cuda_testing_expert_ffn_at(0, E, in.rows.data(), D, F, in.act, in.gated,
+                                                 in.dtype, weights, nullptr, fwd_io, gpu.stream),
+         name + " forward") &&
+      ok(gpu, gpu.backend->memory->copy_d2d_async(saved_pre.get(), shift, pre.get(), 0,
+                                                  R * P * width, gpu.stream),
+         name + " copy pre") &&
+      ok(gpu, prophet_cuda_testing_expert_ffn_at(1, E, in.rows.data(), D, F, in.act, in.gated,
+                                                 in.dtype, weights, grads, bwd_io, gpu.stream),
+         name + " backward") &&
+      ok(gpu, gpu.backend->stream->synchronize(gpu.stream), name + " sync");
+  if (!ran) return {};
+  const struct {
+    const Buf &buf;
+    int64_t count;
+  } outputs[] = {{pre, R * P}, {h, R * F}, {y, R * D}, {dx, R * D}, {dpre, R * P},
+                 {dw1, E * D * P}, {db1, E * P}, {dw2, E * F * D}, {db2, E * D}};
+  FfnOutputs result;
+  for (const auto &o : outputs) result.push_back(download<uint8_t>(gpu, o.buf, o.count * width));
+  return result;
+}
+
+// Bitwise equality of one output of the two runs; a difference is reported with both values.
+bool expect_same_bits(const std::vector<uint8_t> &wide, const std::vector<uint8_t> &narrow,
+                      int dtype, const std::string &where) {
+  if (wide.size() != narrow.size()) return expect(false, where, "sizes differ");
+  const size_t width = dtype == kF32 ? 4 : 2;
+  for (size_t i = 0; i < wide.size(); i += width) {
+    if (std::memcmp(&wide[i], &narrow[i], width) != 0) {
+      const std::vector<uint8_t> a(wide.begin() + i, wide.begin() + i + width),
+          b(narrow.begin() + i, narrow.begin() + i + width);
+      char text[160];
+      std::snprintf(text, sizeof text, "element %zu: 16-byte %.9g, one-element %.9g (bitwise)",
+                    i / width, decode(a, dtype)[0], decode(b, dtype)[0]);
+      return expect(false, where, text);
+    }
+  }
+  return expect(true, where, "");
+}
+
+void check_pack_widths(const Env &env, const std::vector<int64_t> &rows, int64_t D, int64_t F,
+                       int act, int gated, int dtype, Rng &rng) {
+  FfnInputs in{rows, int64_t(rows.size()), 0, D, F, gated ? 2 * F : F, act, gated, dtype,
+               {}, {}, {}, {}, {}, {}};
+  for (int64_t r : rows) in.R += r;
+  in.x = encode(rng.normals(in.R * D, 0.5f), dtype);
+  in.w1 = encode(rng.normals(in.E * D * in.P, 0.3f), dtype);
+  in.b1 = encode(rng.normals(in.E * in.P, 0.1f), dtype);
+  in.w2 = encode(rng.normals(in.E * F * D, 0.3f), dtype);
+  in.b2 = encode(rng.normals(in.E * D, 0.1f), dtype);
+  in.dy = encode(rng.normals(in.R * D, 0.5f), dtype);
+  const std::string name = std::string("expert_ffn pack widths ") + kActNames[act] +
+                           (gated ? " gated " : " ") + kDtypeNames[dtype];
+  const int64_t per_pack = dtype == kF32 ? 4 : 8;  // elements in 16 bytes
+  expect(D % per_pack == 0 && F % per_pack == 0, name, "D and F must be whole 16-byte packs");
+  const size_t element = dtype == kF32 ? 4 : 2;
+  const FfnOutputs wide = run_ffn_placed(env, in, 0, name + " (16-byte)");
+  const FfnOutputs narrow = run_ffn_placed(env, in, element, name + " (one-element)");
+  if (wide.empty() || narrow.empty()) return;
+  for (size_t i = 0; i < wide.size(); ++i) {
+    expect_same_bits(wide[i], narrow[i], dtype, name + " " + kFfnOutputs[i]);
+  }
+}
+
+// The epilogues' 16-byte kernels and their one-element fallback give bitwise the same outputs
+// and gradients: the same FFN, on the same values, once on each path.
+void test_expert_ffn_pack_widths(const Env &env) {
+  Rng rng(29);
+  for (int dtype : {kF32, kBF16, kF16}) {
+    for (int act : {0, 1, 2}) {
+      // Uneven experts, one without rows; D and F whole 16-byte packs in every dtype.
+      for (int gated : {0, 1}) check_pack_widths(env, {5, 0, 11, 2}, 16, 24, act, gated, dtype, rng);
+    }
+  }
+}
+
 double time_ms(const Env &env, const std::function<bool()> &body, int runs) {
   const prophet_backend_i *be = env.gpu.backend;
   prophet_event_t start = nullptr, end = nullptr;
@@ -250,6 +405,7 @@ void test_ffn(const Env &env) {
     return;
   }
   test_expert_ffn(env);
+  test_expert_ffn_pack_widths(env);
 }
 
 void run_ffn_benchmarks(const Env &env) {

@@ -63,25 +63,40 @@ PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_grouped_gemm(
 #endif
 }
 
-// The expert FFN with the ABI's semantics on any storage dtype: forward (backward = 0: io = {x,
-// pre, act, y}) or backward (io = {dy, x, pre, act, dx, dpre}; grads accumulated); weights and
-// grads are {w1, b1, w2, b2}. Sizes are the caller's responsibility (test code only).
-PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_expert_ffn(
+// The expert FFN with the ABI's semantics on any storage dtype, on device pointers, which may
+// point anywhere inside an allocation (test_ffn.cpp places some off a 16-byte boundary to reach
+// the epilogues' one-element path): forward (backward = 0: io = {x, pre, act, y}) or backward
+// (io = {dy, x, pre, act, dx, dpre}; grads accumulated); weights and grads are {w1, b1, w2, b2}.
+// Sizes are the caller's responsibility (test code only).
+PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_expert_ffn_at(
     int backward, int64_t num_experts, const int64_t *rows_per_expert, int64_t d_model,
-    int64_t hidden, int activation, int gated, int dtype, const prophet_buffer_t *weights,
-    const prophet_buffer_t *grads, const prophet_buffer_t *io, prophet_stream_t stream) {
+    int64_t hidden, int activation, int gated, int dtype, void *const *weights, void *const *grads,
+    void *const *io, prophet_stream_t stream) {
 #if PROPHET_CUDA_HAVE_CUBLAS
   using namespace prophet::cuda;
   const ExpertFfnShape s{num_experts, rows_per_expert, d_model, hidden, activation, gated,
                          static_cast<GemmDtype>(dtype)};
-  const ExpertFfnWeights w{weights[0]->ptr, weights[1]->ptr, weights[2]->ptr, weights[3]->ptr};
-  if (backward == 0) return expert_ffn_forward(s, w, io[0]->ptr, io[1]->ptr, io[2]->ptr, io[3]->ptr, stream);
-  const ExpertFfnGrads g{grads[0]->ptr, grads[1]->ptr, grads[2]->ptr, grads[3]->ptr};
-  return expert_ffn_backward(s, w, io[0]->ptr, io[1]->ptr, io[2]->ptr, io[3]->ptr, io[4]->ptr,
-                             io[5]->ptr, g, stream);
+  const ExpertFfnWeights w{weights[0], weights[1], weights[2], weights[3]};
+  if (backward == 0) return expert_ffn_forward(s, w, io[0], io[1], io[2], io[3], stream);
+  const ExpertFfnGrads g{grads[0], grads[1], grads[2], grads[3]};
+  return expert_ffn_backward(s, w, io[0], io[1], io[2], io[3], io[4], io[5], g, stream);
 #else
   return prophet::cuda::fail(PROPHET_ERR_UNSUPPORTED, "built without cuBLAS headers");
 #endif
+}
+
+// The same on buffers (each pointer at the start of its allocation).
+PROPHET_TESTING_API prophet_status_t prophet_cuda_testing_expert_ffn(
+    int backward, int64_t num_experts, const int64_t *rows_per_expert, int64_t d_model,
+    int64_t hidden, int activation, int gated, int dtype, const prophet_buffer_t *weights,
+    const prophet_buffer_t *grads, const prophet_buffer_t *io, prophet_stream_t stream) {
+  void *weight_ptrs[4], *grad_ptrs[4] = {}, *io_ptrs[6] = {};
+  for (int i = 0; i < 4; ++i) weight_ptrs[i] = weights[i]->ptr;
+  for (int i = 0; i < 4 && backward != 0; ++i) grad_ptrs[i] = grads[i]->ptr;
+  for (int i = 0; i < (backward != 0 ? 6 : 4); ++i) io_ptrs[i] = io[i]->ptr;
+  return prophet_cuda_testing_expert_ffn_at(backward, num_experts, rows_per_expert, d_model, hidden,
+                                            activation, gated, dtype, weight_ptrs, grad_ptrs,
+                                            io_ptrs, stream);
 }
 
 // Fused optimizer steps with f32, bf16 or f16 gradients (grad_dtype 0, 1, 2); torch semantics
