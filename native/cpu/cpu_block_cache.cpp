@@ -1,5 +1,8 @@
 #include "cpu_block_cache.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
@@ -9,15 +12,23 @@ namespace prophet::cpu {
 namespace {
 
 constexpr int kClassesPerDoubling = 8;
-constexpr size_t kDefaultMaxCachedBytes = size_t{2} << 30;
+constexpr size_t kMostDefaultCachedBytes = size_t{2} << 30;
+
+// 2 GiB, or an eighth of physical memory on smaller machines: idle cached blocks must not
+// crowd out the rest of the process there.
+size_t default_max_cached_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return kMostDefaultCachedBytes;
+  return std::min(kMostDefaultCachedBytes, static_cast<size_t>(pages) * page_size / 8);
+}
 
 size_t max_cached_bytes_from_env() {
   const char *value = std::getenv("PROPHET_CPU_CACHE_BYTES");
-  if (value == nullptr || *value == '\0') return kDefaultMaxCachedBytes;
+  if (value == nullptr || *value == '\0') return default_max_cached_bytes();
   char *end = nullptr;
   const unsigned long long parsed = std::strtoull(value, &end, 10);
   // A malformed value must not silently cache without bound: fall back to the default.
-  return *end == '\0' ? static_cast<size_t>(parsed) : kDefaultMaxCachedBytes;
+  return *end == '\0' ? static_cast<size_t>(parsed) : default_max_cached_bytes();
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ class BlockCache {
 };
 
 // The cache every CPU buffer goes through; its cap is PROPHET_CPU_CACHE_BYTES when set (0
-// disables caching), else 2 GiB.
+// disables caching), else 2 GiB or an eighth of physical memory, whichever is less.
 BlockCache &buffer_block_cache();
 
 }  // namespace prophet::cpu

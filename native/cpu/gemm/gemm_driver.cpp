@@ -1,11 +1,11 @@
 // The GotoBLAS/BLIS loop nest around the micro-kernels. For many rows (row blocks of at least
 // kMinUnitRowTiles tiles, several per thread) the threads share one packed op(B) and take row
 // blocks from a counter (sgemm_shared_b). Otherwise OpenMP threads split C into one
-// rectangle each (along m or n, whichever balances better); on its rectangle a thread walks
-// nc-wide column blocks (jc), kc-deep slices (pc) whose kc x nc block of op(B) it packs, and
-// mc-row blocks (ic) whose mc x kc block of op(A) it packs, then sweeps its register tiles
-// (jr, ir) with the micro-kernel, in the order the kernel is blocked for
-// (KernelInfo::a_panel_outer: ir outer, as OpenBLAS, or jr outer, as BLIS).
+// rectangle each (along m or n, whichever balances better) and walk it with their own packed
+// blocks of op(A) (mc x kc) and op(B) (kc x nc), in the order the kernel is blocked for
+// (KernelInfo::a_panel_outer): OpenBLAS's (row blocks ic, kc slices pc, column blocks jc; each
+// A micro-panel stays in L1 while the B block is swept from L2) or BLIS's (jc, pc, ic; each B
+// micro-panel stays in L1 while the A block is swept from L2).
 #include <omp.h>
 
 #include <algorithm>
@@ -141,7 +141,9 @@ void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols
   const auto b_panel = [&](int64_t jr) { return b_block.data + jr * b_block.column_scale; };
   if (info.a_panel_outer && !in_place) {
     for (int64_t ir = 0; ir < rows; ir += info.mr) {
-      for (int64_t jr = 0; jr < cols; jr += info.nr) tile(ir, jr, b_panel(jr), b_block.depth_stride);
+      for (int64_t jr = 0; jr < cols; jr += info.nr) {
+        tile(ir, jr, b_panel(jr), b_block.depth_stride);
+      }
     }
     return;
   }
