@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import '../src/cpu/gemm-native.js';
 import { addon } from '../src/native.js';
 import type { Benchmark, BenchmarkResult } from './types.js';
+import { integerOption } from './util-args.js';
 
 interface Shape {
   readonly dModel: number;
@@ -59,14 +60,6 @@ function quickGrid(): Shape[] {
 }
 
 /** `--shape D_MODEL,HIDDEN,TOKENS`: one shape (e.g. a row to re-measure), or undefined. */
-function repsOption(args: readonly string[], fallback: number): number {
-  const i = args.indexOf('--reps');
-  if (i < 0) return fallback;
-  const reps = Number(args[i + 1]);
-  if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`Expected a positive integer for --reps but received ${args[i + 1]}`);
-  return reps;
-}
-
 function shapeOption(args: readonly string[]): Shape | undefined {
   const i = args.indexOf('--shape');
   if (i < 0) return undefined;
@@ -183,7 +176,7 @@ const benchmark: Benchmark = {
     const quick = args.includes('--quick');
     const shape = shapeOption(args);
     const grid = shape !== undefined ? [shape] : quick ? quickGrid() : fullGrid();
-    const minReps = repsOption(args, quick ? 3 : 11);
+    const minReps = integerOption(args, '--reps', quick ? 3 : 11);
     const rows: Row[] = [];
     for (const { dModel, hidden, tokens } of grid) {
       // Step 1: the expert's operands; the hidden activation is W1's output and W2's input.

@@ -11,15 +11,17 @@ namespace {
 
 constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads like
 
+// The block a buffer of `bytes` takes: at least one line, so that a zero-byte buffer still has a
+// unique, valid pointer. Allocation and release must ask the cache for the same size.
+size_t block_bytes(size_t bytes) { return bytes == 0 ? kAlignment : bytes; }
+
 std::atomic<uint64_t> g_live_buffers{0};
 std::atomic<uint64_t> g_live_bytes{0};
 std::atomic<uint64_t> g_total_allocs{0};
 
 prophet_status_t buffer_alloc(int device, size_t bytes, prophet_buffer_t *out) {
   if (device != 0) return fail(PROPHET_ERR_INVALID, "cpu backend has one device (0)");
-  // At least one line, so that a zero-byte buffer still has a unique, valid pointer.
-  const size_t request = bytes == 0 ? kAlignment : bytes;
-  void *data = buffer_block_cache().allocate(request, kAlignment);
+  void *data = buffer_block_cache().allocate(block_bytes(bytes), kAlignment);
   if (data == nullptr) {
     return fail(PROPHET_ERR_NOMEM, "cannot allocate " + std::to_string(bytes) + " bytes");
   }
@@ -34,7 +36,7 @@ void buffer_free(prophet_buffer_t buffer) {
   if (buffer == nullptr) return;
   g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
   g_live_bytes.fetch_sub(buffer->bytes, std::memory_order_relaxed);
-  buffer_block_cache().release(buffer->data, buffer->bytes == 0 ? kAlignment : buffer->bytes);
+  buffer_block_cache().release(buffer->data, block_bytes(buffer->bytes));
   delete buffer;
 }
 
