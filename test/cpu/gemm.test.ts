@@ -265,10 +265,11 @@ describe('sgemm', () => {
   });
 
   it('shares one packed B between threads for many rows, bitwise the same on every run', () => {
-    // m = 4100 (293 tiles of 14 rows, >= 18 per row block for 16 blocks) gives each of two
-    // threads several row blocks taken from a shared counter, and k = 600 three kc slices;
-    // n = 70 ends in a partial B panel. Whichever thread packs a B panel (or packs its own
-    // copy), every C tile sums the same slices in the same order.
+    // m = 4100 (293 tiles of 14 rows: full row blocks of 19 tiles, then shrinking ones down to
+    // 4 tiles and a last partial tile) gives each of two threads several row blocks taken from
+    // a shared counter, and k = 600 three kc slices; n = 70 ends in a partial B panel.
+    // Whichever thread packs a B panel (or packs its own copy), and whichever takes a row
+    // block, every C tile sums the same slices in the same order.
     TRANSPOSES.forEach(([transA, transB], index) => {
       const c: Case = { transA, transB, m: 4100, n: 70, k: 600, alpha: -0.5, beta: 0.25 };
       checkAllPaths(c, 440 + index);
@@ -282,10 +283,14 @@ describe('sgemm', () => {
       expect(first.equals(run())).toBe(true);
       expect(first.equals(run())).toBe(true);
     });
-    // n = 2100 is three groups of shared panels on AVX-512 (1024, 1024 and 52 columns, the last
-    // ending in a partial panel), each swept under every A micro-panel of a row block.
+    // n = 2100 is five groups of shared panels on AVX-512 (four of 512 columns and one of 52,
+    // ending in a partial panel), each swept under every A micro-panel of a row block while the
+    // next is prefetched. With k = 601 (kc slices of 201, 201 and 199) and n = 600 (groups of
+    // 512 and 88 columns) the group prefetched across the last slice boundary is shallower
+    // than the one computed.
     checkAllPaths({ transA: false, transB: false, m: 4100, n: 2100, k: 20, alpha: 1, beta: 0.5 }, 460);
     checkAllPaths({ transA: true, transB: true, m: 4100, n: 2100, k: 20, alpha: -1, beta: 0 }, 461);
+    checkAllPaths({ transA: false, transB: true, m: 4100, n: 600, k: 601, alpha: 1, beta: 0.5 }, 462);
   });
 
   it('reads a plain B in place for few rows (an expert with few tokens), across kc slices', () => {

@@ -96,6 +96,14 @@ struct BBlock {
   float *scratch;        // in place only: room for one packed panel (partial columns)
 };
 
+// A block of B to pull into L2 while the current one is computed (the shared-B path's next
+// group of panels, which otherwise arrives from L3 during its first sweep), spread over the
+// current block's tiles so that the requests hide under the arithmetic. Empty: nothing to pull.
+struct Prefetch {
+  const float *data = nullptr;
+  int64_t floats = 0;
+};
+
 // C = alpha * A * B + beta * C over a tile smaller than mr x nr: the kernel writes a full tile
 // into scratch, of which the valid part is merged.
 void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const float *b_panel,
@@ -129,12 +137,20 @@ void compute_tile(const KernelInfo &info, int64_t kc, const float *a_panel, cons
 // kernel's loop order (KernelInfo::a_panel_outer): each A micro-panel stays in L1 while the B
 // micro-panels stream from L2, or each B micro-panel stays in L1 while the A micro-panels
 // stream from L2. A B read in place is always swept panel by panel, so that each of its
-// strided panels is fetched from memory once.
+// strided panels is fetched from memory once. Each tile first requests its share of `next`.
 void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols,
                   const float *a_block, const BBlock &b_block, float alpha, float beta, float *c,
-                  int64_t ldc) {
+                  int64_t ldc, const Prefetch &next = {}) {
   const bool in_place = b_block.scratch != nullptr;
+  const int64_t next_lines = ceil_div(next.floats, kFloatsPerLine);
+  const int64_t lines_per_tile =
+      ceil_div(next_lines, ceil_div(rows, info.mr) * ceil_div(cols, info.nr));
+  int64_t requested = 0;  // lines of `next`
   const auto tile = [&](int64_t ir, int64_t jr, const float *b_panel, int64_t ldb) {
+    for (const int64_t stop = std::min(next_lines, requested + lines_per_tile); requested < stop;
+         ++requested) {
+      __builtin_prefetch(next.data + requested * kFloatsPerLine, /*rw=*/0, /*locality: L2=*/2);
+    }
     compute_tile(info, kc, a_block + ir * kc, b_panel, ldb, std::min<int64_t>(info.mr, rows - ir),
                  std::min<int64_t>(info.nr, cols - jr), alpha, beta, c + ir * ldc + jr, ldc);
   };
@@ -247,11 +263,17 @@ void run_rectangle(const KernelInfo &info, const Problem &pr, const Rectangle &r
 // waits: a B panel that another thread is packing right now is computed later, and if it is
 // still not ready then, packed again privately (the same values, so results stay bitwise equal
 // whoever packs). Each C tile sums its kc slices in the same order on any thread.
+//
+// The shared op(B) (up to 64 MiB) lives in L3, so the first sweep of each group of panels, under
+// a unit's first A micro-panel, used to wait on L3: 2.1-2.5 times as long as the later sweeps
+// from L2 (cycle counts at 4096 x 8192 x 2048, two threads), about 7% of the whole. Each group
+// now prefetches the next one into L2 while it is computed, and that first sweep takes 1.1-1.5
+// times a later one.
 
 // Largest packed op(B) (floats) shared this way: 64 MiB (k x n = 2048 x 8192); beyond it the
 // per-thread rectangles, whose kc x nc blocks stay small, are used.
 constexpr int64_t kMaxSharedB = int64_t{1} << 24;
-// Units per thread the counter hands out: enough that a slowed thread's last unit is short.
+// Full units per thread the counter hands out: enough that a slowed thread catches up.
 constexpr int64_t kUnitsPerThread = 8;
 // Fewest register-tile rows of a unit: its B panels, loaded into L1, serve this many tiles
 // (half of an mc block on AVX-512). With 4, m = 1024 took 16 units of 5 tiles, each B panel
@@ -274,12 +296,39 @@ struct SharedB {
   }
 };
 
-// The grid of units: row blocks of unit_rows rows, each over all columns.
+// Fewest register-tile rows of the last, shrinking units (see UnitGrid).
+constexpr int64_t kMinTailTiles = 4;
+
+// The units, row blocks over all columns, handed out in order from a counter of register-tile
+// rows: full units of unit_tiles while plenty remain, then (guided scheduling) a share of
+// 1 / (2 * num_threads) of what remains, down to kMinTailTiles, so that the threads finish
+// within a short unit of each other rather than a full one (with full units only, two threads
+// at m = 4096 finished 12-24 ms apart in 500 ms, 2026-11-28). Unit boundaries are a function
+// of the start alone, so every run cuts the same units whichever thread takes them.
 struct UnitGrid {
-  int64_t unit_rows, num_units;
+  int64_t unit_tiles;  // tiles of a full unit
+  int64_t row_tiles;   // tiles of all of C's rows
+  int num_threads;
+
+  // Tiles of the unit starting at tile `first` (< row_tiles).
+  int64_t tiles_from(int64_t first) const {
+    const int64_t remaining = row_tiles - first;
+    const int64_t guided = std::max(kMinTailTiles, ceil_div(remaining, 2 * int64_t{num_threads}));
+    return std::min({unit_tiles, guided, remaining});
+  }
+
+  // Claims the next unit: its first tile and tile count; false once every row is taken.
+  bool take(std::atomic<int64_t> &next_tile, int64_t &first, int64_t &tiles) const {
+    first = next_tile.load(std::memory_order_relaxed);
+    do {
+      if (first >= row_tiles) return false;
+      tiles = tiles_from(first);
+    } while (!next_tile.compare_exchange_weak(first, first + tiles, std::memory_order_relaxed));
+    return true;
+  }
 };
 
-// Row blocks of at most mc rows, and at least kUnitsPerThread per thread (a multiple of the
+// Full units of at most mc rows, and at least kUnitsPerThread per thread (a multiple of the
 // thread count, so that equal speeds end together) while they keep kMinUnitRowTiles tiles.
 UnitGrid unit_grid(const KernelInfo &info, const Problem &pr, int64_t mc, int num_threads) {
   const int64_t row_tiles = ceil_div(pr.m, info.mr);
@@ -287,8 +336,7 @@ UnitGrid unit_grid(const KernelInfo &info, const Problem &pr, int64_t mc, int nu
   const int64_t blocks =
       std::max(ceil_div(pr.m, mc),
                std::min(kUnitsPerThread * num_threads, round_up(most_blocks, num_threads)));
-  const int64_t unit_rows = ceil_div(row_tiles, std::min(blocks, row_tiles)) * info.mr;
-  return {unit_rows, ceil_div(pr.m, unit_rows)};
+  return {ceil_div(row_tiles, std::min(blocks, row_tiles)), row_tiles, num_threads};
 }
 
 // One unit of C: rows [i0, i0 + rows), columns [j0, j0 + cols), over all kc slices. `skipped`
@@ -298,7 +346,25 @@ void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, 
               float *scratch, int64_t *skipped) {
   const int64_t first_panel = j0 / info.nr;
   const int64_t last_panel = ceil_div(j0 + cols, info.nr);
-  const int64_t group_panels = info.a_panel_outer ? std::max<int64_t>(1, info.nc / info.nr) : 1;
+  // A kernel that sweeps B from L2 under each A micro-panel takes groups of half its nc, so
+  // that the group being computed and the next one being prefetched fit in L2 together with
+  // the A block (with whole-nc groups of 1 MiB the prefetched group's first sweep still took
+  // 1.8-2.0 times a later one, against 1.1-1.5 times with 512 KiB groups).
+  const int64_t group_panels =
+      info.a_panel_outer ? std::max<int64_t>(1, info.nc / info.nr / 2) : 1;
+  // The group after panels [.., g1) of the kc slice at p0: the next one in the slice, or the
+  // first of the next slice.
+  const auto following_group = [&](int64_t p0, int64_t depth, int64_t g1) -> Prefetch {
+    if (g1 < last_panel) {
+      return {shared.panel(p0, depth, g1, info.nr),
+              (std::min(g1 + group_panels, last_panel) - g1) * depth * info.nr};
+    }
+    if (p0 + kc >= pr.k) return {};
+    const int64_t next_depth = std::min(kc, pr.k - p0 - kc);
+    return {shared.panel(p0 + kc, next_depth, first_panel, info.nr),
+            (std::min(first_panel + group_panels, last_panel) - first_panel) * next_depth *
+                info.nr};
+  };
   for (int64_t p0 = 0, slice = 0; p0 < pr.k; p0 += kc, ++slice) {
     const int64_t depth = std::min(kc, pr.k - p0);
     const float beta = p0 == 0 ? pr.beta : 1.0f;
@@ -336,7 +402,8 @@ void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, 
         const int64_t j = g0 * info.nr;
         macro_kernel(info, depth, rows, std::min(g1 * info.nr, pr.n) - j, a_block,
                      BBlock{shared.panel(p0, depth, g0, info.nr), depth, info.nr, nullptr},
-                     pr.alpha, beta, pr.c + i0 * pr.ldc + j, pr.ldc);
+                     pr.alpha, beta, pr.c + i0 * pr.ldc + j, pr.ldc,
+                     following_group(p0, depth, g1));
         continue;
       }
       // Some were skipped (listed in ascending order): the others one by one.
@@ -380,14 +447,14 @@ void sgemm_shared_b(const KernelInfo &info, const Problem &pr, int64_t mc, int64
   // Step 1: one buffer of the calling thread: the shared op(B), then per thread an A block, a
   // private B panel and the skipped-panel list; the panel states live in their own array.
   const int64_t b_floats = round_up(pr.k * n_padded, kFloatsPerLine);
-  const int64_t a_floats = round_up(grid.unit_rows * kc, kFloatsPerLine);
+  const int64_t a_floats = round_up(grid.unit_tiles * info.mr * kc, kFloatsPerLine);
   const int64_t scratch_floats = round_up(kc * info.nr, kFloatsPerLine);
   const int64_t list_floats = round_up(2 * num_panels, kFloatsPerLine);  // int64 entries
   const int64_t per_thread = a_floats + scratch_floats + list_floats;
   float *workspace = thread_workspace(static_cast<size_t>(b_floats + num_threads * per_thread));
   std::atomic<int> *state = thread_panel_states(static_cast<size_t>(num_slices * num_panels));
   const SharedB shared{workspace, n_padded, num_panels, state};
-  std::atomic<int64_t> next_unit{0};
+  std::atomic<int64_t> next_tile{0};
 
   // Step 2: threads take row blocks in order; concurrent ones read the same B panels.
 #pragma omp parallel num_threads(num_threads)
@@ -396,10 +463,9 @@ void sgemm_shared_b(const KernelInfo &info, const Problem &pr, int64_t mc, int64
     float *a_block = mine;
     float *scratch = mine + a_floats;
     int64_t *skipped = reinterpret_cast<int64_t *>(mine + a_floats + scratch_floats);
-    for (int64_t u = next_unit.fetch_add(1, std::memory_order_relaxed); u < grid.num_units;
-         u = next_unit.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t i0 = u * grid.unit_rows;
-      run_unit(info, pr, shared, kc, i0, std::min(grid.unit_rows, pr.m - i0), 0, pr.n, a_block,
+    for (int64_t first = 0, tiles = 0; grid.take(next_tile, first, tiles);) {
+      const int64_t i0 = first * info.mr;
+      run_unit(info, pr, shared, kc, i0, std::min(tiles * info.mr, pr.m - i0), 0, pr.n, a_block,
                scratch, skipped);
     }
   }
