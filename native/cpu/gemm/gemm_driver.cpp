@@ -40,8 +40,8 @@ struct Problem {
   int64_t ldc;
 };
 
-// Floats per 64-byte cache line: packed blocks start on a line so that panels load aligned.
-constexpr int64_t kFloatsPerLine = 16;
+// Packed blocks start on a cache line (kFloatsPerLine, gemm_kernel.h) so that panels load
+// aligned.
 
 int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
 int64_t round_up(int64_t x, int64_t multiple) { return ceil_div(x, multiple) * multiple; }
@@ -97,8 +97,8 @@ struct BBlock {
 };
 
 // A block of B to pull into L2 while the current one is computed (the shared-B path's next
-// group of panels, which otherwise arrives from L3 during its first sweep), spread over the
-// current block's tiles so that the requests hide under the arithmetic. Empty: nothing to pull.
+// group of panels, which otherwise arrives from L3 during its first sweep): each tile's kernel
+// requests its share, one line per depth step. Empty: nothing to pull.
 struct Prefetch {
   const float *data = nullptr;
   int64_t floats = 0;
@@ -108,9 +108,9 @@ struct Prefetch {
 // into scratch, of which the valid part is merged.
 void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const float *b_panel,
                int64_t ldb, int64_t rows, int64_t cols, float alpha, float beta, float *c,
-               int64_t ldc) {
+               int64_t ldc, const float *l2_next, int64_t l2_lines) {
   alignas(64) float tile[kMaxTileFloats];
-  info.kernel(kc, a_panel, b_panel, ldb, tile, info.nr, 1.0f, 0.0f);
+  info.kernel(kc, a_panel, b_panel, ldb, tile, info.nr, 1.0f, 0.0f, l2_next, l2_lines);
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) {
       const float product = alpha * tile[i * info.nr + j];
@@ -120,16 +120,18 @@ void edge_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const f
 }
 
 // One register tile of C (rows x cols of at most mr x nr): the full kernel, the kernel for
-// the first rows of a tile, or a full tile into scratch merged into C.
+// the first rows of a tile, or a full tile into scratch merged into C; each requests the
+// l2_lines lines at l2_next (MicroKernel).
 void compute_tile(const KernelInfo &info, int64_t kc, const float *a_panel, const float *b_panel,
                   int64_t ldb, int64_t rows, int64_t cols, float alpha, float beta, float *c,
-                  int64_t ldc) {
+                  int64_t ldc, const float *l2_next, int64_t l2_lines) {
   if (rows == info.mr && cols == info.nr) {
-    info.kernel(kc, a_panel, b_panel, ldb, c, ldc, alpha, beta);
+    info.kernel(kc, a_panel, b_panel, ldb, c, ldc, alpha, beta, l2_next, l2_lines);
   } else if (cols == info.nr && info.row_kernels != nullptr) {
-    info.row_kernels[rows](kc, a_panel, b_panel, ldb, c, ldc, alpha, beta);
+    info.row_kernels[rows](kc, a_panel, b_panel, ldb, c, ldc, alpha, beta, l2_next, l2_lines);
   } else {
-    edge_tile(info, kc, a_panel, b_panel, ldb, rows, cols, alpha, beta, c, ldc);
+    edge_tile(info, kc, a_panel, b_panel, ldb, rows, cols, alpha, beta, c, ldc, l2_next,
+              l2_lines);
   }
 }
 
@@ -137,7 +139,7 @@ void compute_tile(const KernelInfo &info, int64_t kc, const float *a_panel, cons
 // kernel's loop order (KernelInfo::a_panel_outer): each A micro-panel stays in L1 while the B
 // micro-panels stream from L2, or each B micro-panel stays in L1 while the A micro-panels
 // stream from L2. A B read in place is always swept panel by panel, so that each of its
-// strided panels is fetched from memory once. Each tile first requests its share of `next`.
+// strided panels is fetched from memory once. Each tile's kernel requests its share of `next`.
 void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols,
                   const float *a_block, const BBlock &b_block, float alpha, float beta, float *c,
                   int64_t ldc, const Prefetch &next = {}) {
@@ -147,12 +149,11 @@ void macro_kernel(const KernelInfo &info, int64_t kc, int64_t rows, int64_t cols
       ceil_div(next_lines, ceil_div(rows, info.mr) * ceil_div(cols, info.nr));
   int64_t requested = 0;  // lines of `next`
   const auto tile = [&](int64_t ir, int64_t jr, const float *b_panel, int64_t ldb) {
-    for (const int64_t stop = std::min(next_lines, requested + lines_per_tile); requested < stop;
-         ++requested) {
-      __builtin_prefetch(next.data + requested * kFloatsPerLine, /*rw=*/0, /*locality: L2=*/2);
-    }
+    const int64_t lines = std::min(lines_per_tile, next_lines - requested);
     compute_tile(info, kc, a_block + ir * kc, b_panel, ldb, std::min<int64_t>(info.mr, rows - ir),
-                 std::min<int64_t>(info.nr, cols - jr), alpha, beta, c + ir * ldc + jr, ldc);
+                 std::min<int64_t>(info.nr, cols - jr), alpha, beta, c + ir * ldc + jr, ldc,
+                 next.data + requested * kFloatsPerLine, lines);
+    requested += lines;
   };
   const auto b_panel = [&](int64_t jr) { return b_block.data + jr * b_block.column_scale; };
   if (info.a_panel_outer && !in_place) {

@@ -13,8 +13,17 @@ namespace prophet::cpu::gemm {
 //   b: micro-panel of op(B): nr values of each depth step p, step p at b + p * ldb. Packed
 //      (ldb = nr), or read in place from a plain row-major B (ldb = its row stride).
 //   c: row-major tile with row stride ldc; never read when beta == 0 (NaNs in C do not leak).
+//   l2_next, l2_lines: cache lines of data the driver needs next (the next block of B), which
+//      the kernel requests into L2 one per depth step, interleaved with its arithmetic: the
+//      same requests issued back to back before the call stalled on the fill buffers, 3% of a
+//      two-thread run (perf, 2026-11-28). Lines past the depth are requested at the end.
+//      Only requests: any address is allowed, and l2_lines may be 0.
 using MicroKernel = void (*)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
-                             int64_t ldc, float alpha, float beta);
+                             int64_t ldc, float alpha, float beta, const float *l2_next,
+                             int64_t l2_lines);
+
+// Floats per 64-byte cache line: the step between the lines of l2_next.
+constexpr int64_t kFloatsPerLine = 16;
 
 // Optional ISA-specific packing of a micro-panel whose depth is contiguous in memory (the
 // transposing case of pack_panel in gemm_pack.h: plain A, transposed B), for full panels of

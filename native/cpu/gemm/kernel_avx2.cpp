@@ -2,6 +2,7 @@
 // broadcast of A), the classic Haswell-to-Zen shape: 12 independent FMA chains cover two FMA
 // ports at 5-cycle latency within the 16 ymm registers. Compiled for AVX2 in this file only; the
 // driver calls it only where cpuid reports AVX2 and FMA.
+#include <algorithm>
 #include <cstdint>
 
 #include "gemm_kernel.h"
@@ -22,7 +23,8 @@ constexpr int kNr = 8 * kNumVectors;
 constexpr int kPrefetchDistance = 8;  // depth steps
 
 void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
-                 int64_t ldc, float alpha, float beta) {
+                 int64_t ldc, float alpha, float beta, const float *l2_next,
+                 int64_t l2_lines) {
   // Step 1: rank-1 updates over the depth, accumulating in registers.
   __m256 acc[kMr][kNumVectors];
 #pragma GCC unroll 6
@@ -32,6 +34,10 @@ void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float 
   }
   for (int64_t p = 0; p < kc; ++p) {
     _mm_prefetch(reinterpret_cast<const char *>(b + kPrefetchDistance * ldb), _MM_HINT_T0);
+    // The driver's lines, one per step (see MicroKernel).
+    if (p < l2_lines) {
+      _mm_prefetch(reinterpret_cast<const char *>(l2_next + p * kFloatsPerLine), _MM_HINT_T1);
+    }
     __m256 bv[kNumVectors];
 #pragma GCC unroll 2
     for (int v = 0; v < kNumVectors; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
@@ -43,6 +49,10 @@ void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float 
     }
     a += kMr;
     b += ldb;
+  }
+
+  for (int64_t line = std::min(kc, l2_lines); line < l2_lines; ++line) {
+    _mm_prefetch(reinterpret_cast<const char *>(l2_next + line * kFloatsPerLine), _MM_HINT_T1);
   }
 
   // Step 2: C = alpha * acc + beta * C; C is not read when beta == 0.

@@ -6,6 +6,7 @@
 // least 8 independent accumulators are needed; 28 of the 32 zmm registers hold C, leaving room
 // for two B vectors and a broadcast. Per depth step it loads 2 vectors of B and 14 scalars of A
 // for 28 FMAs, which the two vector load ports sustain.
+#include <algorithm>
 #include <cstdint>
 
 #include "gemm_kernel.h"
@@ -35,7 +36,8 @@ constexpr int64_t kCTailSteps = 16;
 // packed panel is still kMr wide), so that no FMA is spent on padding rows.
 template <int Rows>
 void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
-                 int64_t ldc, float alpha, float beta) {
+                 int64_t ldc, float alpha, float beta, const float *l2_next,
+                 int64_t l2_lines) {
   // Step 1: rank-1 updates over the depth, accumulating in registers.
   __m512 acc[Rows][kNumVectors];
 #pragma GCC unroll 14
@@ -63,8 +65,18 @@ void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float 
   };
   // Step 2: the last kCTailSteps steps run after the C tile is prefetched, late enough that
   // the A and B streams do not evict it again (C's rows, often 4 KiB apart, share L1 sets).
+  // The driver's lines go out one per step in the steps before the tail (see MicroKernel).
   int64_t p = 0;
-  for (; p < kc - kCTailSteps; ++p) rank1_update();
+  const int64_t body_steps = kc - kCTailSteps;
+  const int64_t spread = std::min(l2_lines, body_steps);
+  for (; p < spread; ++p) {
+    _mm_prefetch(reinterpret_cast<const char *>(l2_next + p * kFloatsPerLine), _MM_HINT_T1);
+    rank1_update();
+  }
+  for (; p < body_steps; ++p) rank1_update();
+  for (int64_t line = std::max<int64_t>(spread, 0); line < l2_lines; ++line) {
+    _mm_prefetch(reinterpret_cast<const char *>(l2_next + line * kFloatsPerLine), _MM_HINT_T1);
+  }
   for (int i = 0; i < Rows; ++i) {
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + kNr - 1), _MM_HINT_T0);
