@@ -63,25 +63,42 @@ void kernel_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float 
     a += kMr;
     b += ldb;
   };
-  // Step 2: the last kCTailSteps steps run after the C tile is prefetched, late enough that
-  // the A and B streams do not evict it again (C's rows, often 4 KiB apart, share L1 sets).
-  // The driver's lines go out one per step in the steps before the tail (see MicroKernel).
-  int64_t p = 0;
+  // Step 2: requests for cache lines, one or two per step between the FMAs (a burst of them
+  // stalls on the fill buffers). Early on, the C tile's rows into L2: they arrive from memory
+  // while the call runs. Then the driver's lines into L2 (see MicroKernel). In the last
+  // kCTailSteps steps, the C rows into L1, late enough that the A and B streams do not evict
+  // them again (C's rows, often 4 KiB apart, share L1 sets).
+  const auto request_row = [&](int i, int hint) __attribute__((always_inline)) {
+    const char *row = reinterpret_cast<const char *>(c + i * ldc);
+    if (hint == 1) {
+      _mm_prefetch(row, _MM_HINT_T1);
+      _mm_prefetch(row + (kNr - 1) * sizeof(float), _MM_HINT_T1);
+    } else {
+      _mm_prefetch(row, _MM_HINT_T0);
+      _mm_prefetch(row + (kNr - 1) * sizeof(float), _MM_HINT_T0);
+    }
+  };
   const int64_t body_steps = kc - kCTailSteps;
-  const int64_t spread = std::min(l2_lines, body_steps);
-  for (; p < spread; ++p) {
-    _mm_prefetch(reinterpret_cast<const char *>(l2_next + p * kFloatsPerLine), _MM_HINT_T1);
+  int64_t p = 0;
+  for (; p < body_steps && p < Rows; ++p) {
+    request_row(static_cast<int>(p), 1);
+    rank1_update();
+  }
+  int64_t line = 0;  // of l2_next
+  for (; p < body_steps && line < l2_lines; ++p, ++line) {
+    _mm_prefetch(reinterpret_cast<const char *>(l2_next + line * kFloatsPerLine), _MM_HINT_T1);
     rank1_update();
   }
   for (; p < body_steps; ++p) rank1_update();
-  for (int64_t line = std::max<int64_t>(spread, 0); line < l2_lines; ++line) {
+  for (; line < l2_lines; ++line) {
     _mm_prefetch(reinterpret_cast<const char *>(l2_next + line * kFloatsPerLine), _MM_HINT_T1);
   }
-  for (int i = 0; i < Rows; ++i) {
-    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + kNr - 1), _MM_HINT_T0);
+  int row = 0;
+  for (; p < kc; ++p) {
+    if (row < Rows) request_row(row++, 0);
+    rank1_update();
   }
-  for (; p < kc; ++p) rank1_update();
+  for (; row < Rows; ++row) request_row(row, 0);
 
   // Step 3: C = alpha * acc + beta * C; C is not read when beta == 0.
   const __m512 alpha_v = _mm512_set1_ps(alpha);
