@@ -250,24 +250,26 @@ describe('sgemm', () => {
   });
 
   it('spans several cache blocks in every direction', () => {
-    // k = 500 is two kc slices (the second accumulates onto the first with beta = 1); two
-    // threads split C. m = 1100 gives each thread more rows than one mc block on AVX2 (144
-    // rows) and portable (128); n = 3300 is several nc blocks (1024 columns for AVX-512, 3072
-    // for AVX2, 2048 portable). AVX-512's mc is 2016 rows: m = 2100 with m·n·k below one
-    // thread's worth of work runs on one thread, as two mc blocks of two kc slices each.
+    // k = 600 is two kc slices on AVX-512 (kc 512) and three on AVX2 and portable (kc 256);
+    // later slices accumulate onto the first with beta = 1. Two threads split C. m = 1100
+    // gives each thread more rows than one mc block on AVX2 (144 rows) and portable (128);
+    // n = 3300 is several nc blocks (512 columns for AVX-512, 3072 for AVX2, 2048 portable).
+    // AVX-512's mc is 2016 rows: m = 2030 with m·n·k below one thread's worth of work runs on
+    // one thread, as two mc blocks of two kc slices each (k = 516).
     TRANSPOSES.forEach(([transA, transB], index) => {
-      checkAllPaths({ transA, transB, m: 300, n: 700, k: 500, alpha: index % 2 ? -0.5 : 1, beta: 0.25 }, 400 + index);
+      checkAllPaths({ transA, transB, m: 300, n: 700, k: 600, alpha: index % 2 ? -0.5 : 1, beta: 0.25 }, 400 + index);
       checkAllPaths({ transA, transB, m: 1100, n: 100, k: 300, alpha: 1, beta: 1 }, 405 + index);
     });
     checkAllPaths({ transA: false, transB: false, m: 20, n: 3300, k: 40, alpha: 1, beta: 1 }, 410);
-    checkAllPaths({ transA: false, transB: false, m: 2100, n: 1, k: 300, alpha: -0.5, beta: 0.25 }, 411);
-    checkAllPaths({ transA: true, transB: false, m: 2100, n: 1, k: 300, alpha: 1, beta: 0 }, 412, 'nan');
+    checkAllPaths({ transA: false, transB: false, m: 2030, n: 1, k: 516, alpha: -0.5, beta: 0.25 }, 411);
+    checkAllPaths({ transA: true, transB: false, m: 2030, n: 1, k: 516, alpha: 1, beta: 0 }, 412, 'nan');
   });
 
   it('shares one packed B between threads for many rows, bitwise the same on every run', () => {
     // m = 4100 (293 tiles of 14 rows: full row blocks of 19 tiles, then shrinking ones down to
     // 4 tiles and a last partial tile) gives each of two threads several row blocks taken from
-    // a shared counter, and k = 600 three kc slices; n = 70 ends in a partial B panel.
+    // a shared counter, and k = 600 two kc slices (three on AVX2); n = 70 ends in a partial B
+    // panel.
     // Whichever thread packs a B panel (or packs its own copy), and whichever takes a row
     // block, every C tile sums the same slices in the same order.
     TRANSPOSES.forEach(([transA, transB], index) => {
@@ -283,11 +285,11 @@ describe('sgemm', () => {
       expect(first.equals(run())).toBe(true);
       expect(first.equals(run())).toBe(true);
     });
-    // n = 2100 is five groups of shared panels on AVX-512 (four of 512 columns and one of 52,
-    // ending in a partial panel), each swept under every A micro-panel of a row block while the
-    // next is prefetched. With k = 601 (kc slices of 201, 201 and 199) and n = 600 (groups of
-    // 512 and 88 columns) the group prefetched across the last slice boundary is shallower
-    // than the one computed.
+    // n = 2100 (one slice of 20) ends in a partial panel. On AVX-512 the shared panels are
+    // swept in groups of 128 Ki floats, each under every A micro-panel of a row block while
+    // the next group is prefetched: k = 601 is kc slices of 301 and 300, in groups of 13
+    // panels (416 columns), so n = 600 is two groups a slice, and the group prefetched across
+    // the slice boundary is shallower than the one computed.
     checkAllPaths({ transA: false, transB: false, m: 4100, n: 2100, k: 20, alpha: 1, beta: 0.5 }, 460);
     checkAllPaths({ transA: true, transB: true, m: 4100, n: 2100, k: 20, alpha: -1, beta: 0 }, 461);
     checkAllPaths({ transA: false, transB: true, m: 4100, n: 600, k: 601, alpha: 1, beta: 0.5 }, 462);

@@ -347,12 +347,13 @@ void run_unit(const KernelInfo &info, const Problem &pr, const SharedB &shared, 
               float *scratch, int64_t *skipped) {
   const int64_t first_panel = j0 / info.nr;
   const int64_t last_panel = ceil_div(j0 + cols, info.nr);
-  // A kernel that sweeps B from L2 under each A micro-panel takes groups of half its nc, so
-  // that the group being computed and the next one being prefetched fit in L2 together with
-  // the A block (with whole-nc groups of 1 MiB the prefetched group's first sweep still took
-  // 1.8-2.0 times a later one, against 1.1-1.5 times with 512 KiB groups).
+  // A kernel that sweeps B from L2 under each A micro-panel takes groups of half its kc x nc
+  // block (fewer columns for a deeper slice), so that the group being computed and the next
+  // one being prefetched fit in L2 together with the A block (with whole 1 MiB blocks the
+  // prefetched group's first sweep still took 1.8-2.0 times a later one, against 1.1-1.5
+  // times with 512 KiB groups).
   const int64_t group_panels =
-      info.a_panel_outer ? std::max<int64_t>(1, info.nc / info.nr / 2) : 1;
+      info.a_panel_outer ? std::max<int64_t>(1, info.kc * info.nc / 2 / (kc * info.nr)) : 1;
   // The group after panels [.., g1) of the kc slice at p0: the next one in the slice, or the
   // first of the next slice.
   const auto following_group = [&](int64_t p0, int64_t depth, int64_t g1) -> Prefetch {

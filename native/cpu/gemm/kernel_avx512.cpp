@@ -123,16 +123,21 @@ constexpr MicroKernel kRowKernels[kMr + 1] = {
 }  // namespace
 
 // Blocking for a 48 KiB L1d and 2 MiB L2 per core, in OpenBLAS's loop order (a_panel_outer):
-// a 14 x 256 micro-panel of A (14 KiB) stays in L1 while the kernel sweeps the 32 micro-panels
-// of a 256 x 1024 block of B (1 MiB, in L2, 128 bytes a depth step). A block of A (up to
-// 2016 x 256, 2 MiB, in L2 and L3) is packed once per kc slice and swept against all of a
-// thread's columns. BLIS's order (a 32 KiB B panel in L1, A streamed from L2, nc = 3072 in L3)
-// measured 10-14% slower per core on this Sapphire Rapids: the B panel took two thirds of L1,
-// and the A stream and C tiles evicted it; and with mc = 504, packing A again for every nc
-// columns cost 2-14% at m = 256-1024 (single and two threads, interleaved runs, 2026-11-28;
-// docs/benchmarks.md).
+// each 14 x 512 micro-panel of A (28 KiB) is swept against the 16 micro-panels of a 512 x 512
+// block of B (1 MiB, in L2, 128 bytes a depth step), the kernel prefetching both streams. A
+// block of A (up to 2016 x 512, 4 MiB, in L2 and L3) is packed once per kc slice and swept
+// against all of a thread's columns.
+// - kc = 512: every C tile is read and written once per kc slice, so the depth sets C's memory
+//   traffic. From 256 (with nc 1024), interleaved A/B over the 32 d_model >= 1024 shapes at two
+//   threads, both load orders: 1.9% faster (geometric mean), faster in 47 of 64 paired
+//   medians (2026-11-28). OpenBLAS's SkylakeX sgemm uses a depth of 448.
+// - BLIS's order (a 32 KiB B panel in L1, A streamed from L2, nc = 3072 in L3) measured 10-14%
+//   slower per core on this Sapphire Rapids: the B panel took two thirds of L1, and the A
+//   stream and C tiles evicted it; and with mc = 504, packing A again for every nc columns cost
+//   2-14% at m = 256-1024 (single and two threads, interleaved runs, 2026-11-28;
+//   docs/benchmarks.md).
 extern const KernelInfo kAvx512Kernel = {
-    "avx512", kMr, kNr, /*mc=*/2016, /*kc=*/256, /*nc=*/1024, kernel_rows<kMr>, kRowKernels,
+    "avx512", kMr, kNr, /*mc=*/2016, /*kc=*/512, /*nc=*/512, kernel_rows<kMr>, kRowKernels,
     pack_transposed_avx512, /*a_panel_outer=*/true};
 
 }  // namespace prophet::cpu::gemm
