@@ -1,11 +1,11 @@
 // The GotoBLAS/BLIS loop nest around the micro-kernels. For many rows (row blocks of at least
-// kMinUnitRowTiles tiles, several per thread) the threads share one packed op(B) and take row
-// blocks from a counter (sgemm_shared_b). Otherwise OpenMP threads split C into one
-// rectangle each (along m or n, whichever balances better) and walk it with their own packed
-// blocks of op(A) (mc x kc) and op(B) (kc x nc), in the order the kernel is blocked for
-// (KernelInfo::a_panel_outer): OpenBLAS's (row blocks ic, kc slices pc, column blocks jc; each
-// A micro-panel stays in L1 while the B block is swept from L2) or BLIS's (jc, pc, ic; each B
-// micro-panel stays in L1 while the A block is swept from L2).
+// kMinUnitRowTiles tiles, several per thread, and shrinking ones at the end) the threads share
+// one packed op(B) and take row blocks from a counter (sgemm_shared_b). Otherwise OpenMP
+// threads split C into one rectangle each (along m or n, whichever balances better) and walk
+// it with their own packed blocks of op(A) (mc x kc) and op(B) (kc x nc), in the order the
+// kernel is blocked for (KernelInfo::a_panel_outer): OpenBLAS's (row blocks ic, kc slices pc,
+// column blocks jc; each A micro-panel stays in L1 while the B block is swept from L2) or
+// BLIS's (jc, pc, ic; each B micro-panel stays in L1 while the A block is swept from L2).
 #include <omp.h>
 
 #include <algorithm>
@@ -304,8 +304,9 @@ constexpr int64_t kMinTailTiles = 4;
 // rows: full units of unit_tiles while plenty remain, then (guided scheduling) a share of
 // 1 / (2 * num_threads) of what remains, down to kMinTailTiles, so that the threads finish
 // within a short unit of each other rather than a full one (with full units only, two threads
-// at m = 4096 finished 12-24 ms apart in 500 ms, 2026-11-28). Unit boundaries are a function
-// of the start alone, so every run cuts the same units whichever thread takes them.
+// at m = 4096 finished 12-39 ms apart in a 500 ms call, against 4-12 ms now; 2026-11-28).
+// Unit boundaries are a function of the start alone, so every run cuts the same units
+// whichever thread takes them.
 struct UnitGrid {
   int64_t unit_tiles;  // tiles of a full unit
   int64_t row_tiles;   // tiles of all of C's rows
@@ -314,7 +315,8 @@ struct UnitGrid {
   // Tiles of the unit starting at tile `first` (< row_tiles).
   int64_t tiles_from(int64_t first) const {
     const int64_t remaining = row_tiles - first;
-    const int64_t guided = std::max(kMinTailTiles, ceil_div(remaining, 2 * int64_t{num_threads}));
+    const int64_t share = ceil_div(remaining, 2 * int64_t{num_threads});
+    const int64_t guided = std::max(kMinTailTiles, share);
     return std::min({unit_tiles, guided, remaining});
   }
 
